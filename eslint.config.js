@@ -1,0 +1,49 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: [
+      'node_modules/',
+      '.esbuild/',
+      '.serverless/',
+      '.serverless-offline/',
+      '.local-cloud/',
+      'coverage/',
+      'test-results/',
+      'dist/',
+      'dashboard/dist/',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Who may import whom (DESIGN.md): nothing of the offline cloud or the CLIs in a Lambda bundle.
+    files: ['handlers/**', 'shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/local/**', '../local/*', '**/scripts/**', '../scripts/*'] },
+      ],
+    },
+  },
+);

@@ -1,0 +1,34 @@
+import { broadcaster } from '../shared/runtime/broadcaster';
+import { logger } from '../shared/logger';
+import { eventHandler } from '../shared/middleware/chain';
+import { telemetryEventSchema, type TelemetryFrame } from '../shared/protocol';
+import { telemetryTopic } from '../shared/topics';
+
+/**
+ * Triggered by the IoT topic rule on devices/+/telemetry: forwards the reading to every
+ * WebSocket client whose subscriptions match the topic.
+ */
+export const handler = eventHandler(telemetryEventSchema, async (event, context) => {
+  const { deviceId, receivedAt, topic = telemetryTopic(deviceId), messageId, ...data } = event;
+  const frame: TelemetryFrame = {
+    type: 'telemetry',
+    id: messageId ?? context.awsRequestId,
+    topic,
+    deviceId,
+    receivedAt,
+    data,
+  };
+  const result = await broadcaster().broadcast(frame, { topic });
+  const report = { delivered: result.delivered, gone: result.gone, failed: result.failed };
+  if (result.failed > 0) {
+    logger.warn('Some connections could not be reached', {
+      ...report,
+      failures: result.failures.map(({ connectionId, error }) => ({
+        connectionId,
+        error: String(error),
+      })),
+    });
+  }
+  logger.info('Telemetry forwarded', { deviceId, topic, ...report });
+  return report;
+});

@@ -1,0 +1,19 @@
+import { broadcaster } from '../shared/runtime/broadcaster';
+import { webSocketRoute } from '../shared/middleware/chain';
+import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
+
+/** sendMessage: the seed's broadcast to every connected client (the sender included). */
+export const handler = webSocketRoute(
+  sendMessageSchema,
+  async ({ input, connectionId, context }) => {
+    const frame: ChatFrame = {
+      type: 'message',
+      id: context.awsRequestId,
+      from: connectionId,
+      message: input.message,
+      sentAt: new Date().toISOString(),
+    };
+    const { delivered, gone, failed } = await broadcaster().broadcast(frame);
+    return { type: 'sent', id: frame.id, delivered, gone, failed };
+  },
+);

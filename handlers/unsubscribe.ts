@@ -1,0 +1,9 @@
+import { connectionRepository } from '../shared/runtime/connections';
+import { webSocketRoute } from '../shared/middleware/chain';
+import { unsubscribeSchema } from '../shared/protocol';
+
+/** unsubscribe: drops filters; a connection that never subscribed keeps receiving everything. */
+export const handler = webSocketRoute(unsubscribeSchema, async ({ input, connectionId }) => {
+  const topics = await connectionRepository().unsubscribe(connectionId, input.topics);
+  return { type: 'unsubscribed', topics };
+});

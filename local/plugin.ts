@@ -1,0 +1,93 @@
+/**
+ * The offline cloud: what serverless-offline does not emulate, started from the same
+ * serverless.yml. It starts before serverless-offline (DynamoDB first), injects the local
+ * endpoints into the functions' environment, and stops on Ctrl-C.
+ *
+ * Each emulated service lives in its own folder (dynamodb/, later iot/).
+ */
+import {
+  startLocalDynamoDb,
+  type CloudFormationResource,
+  type LocalDynamoDb,
+} from './dynamodb/server';
+import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
+import {
+  assertPortsFree,
+  readSettings,
+  type OfflineSettings,
+  type ServerlessLike,
+} from './settings';
+
+interface PluginUtils {
+  log: { notice(message: string): void; error(message: string): void };
+}
+
+export class OfflineCloud {
+  private dynamodb: LocalDynamoDb | undefined;
+  private readonly settings: OfflineSettings;
+
+  constructor(
+    private readonly serverless: ServerlessLike,
+    options: Record<string, unknown>,
+    private readonly utils: PluginUtils,
+  ) {
+    this.settings = readSettings(serverless, options);
+  }
+
+  /** `sls offline start`: bring the local services up before serverless-offline starts. */
+  async start(): Promise<void> {
+    await assertPortsFree(this.settings);
+    this.dynamodb = await startLocalDynamoDb({
+      host: this.settings.host,
+      port: this.settings.dynamodbPort,
+      resources: this.resources(),
+    });
+    this.injectEnvironment();
+  }
+
+  /** Printed once serverless-offline is listening too. */
+  announce(): void {
+    const { host, websocketPort, lambdaPort } = this.settings;
+    const lines = [
+      'Offline cloud ready',
+      `  WebSocket API   ws://${host}:${websocketPort}   try: npx wscat -c ws://${host}:${websocketPort}`,
+      `  DynamoDB        ${this.dynamodb?.endpoint}   tables: ${this.dynamodb?.tables.join(', ')}`,
+      `  Lambda invoke   http://${host}:${lambdaPort}`,
+      'Press Ctrl-C to stop.',
+    ];
+    this.utils.log.notice(lines.join('\n'));
+  }
+
+  async stop(): Promise<void> {
+    await this.dynamodb?.stop();
+    this.dynamodb = undefined;
+  }
+
+  /** `sls invoke local`: point the function at an offline cloud that is already running. */
+  async useRunningCloud(): Promise<void> {
+    this.injectEnvironment();
+  }
+
+  private injectEnvironment(): void {
+    const { host, websocketPort, dynamodbPort } = this.settings;
+    const provider = this.serverless.service.provider;
+    provider.environment = {
+      ...provider.environment,
+      AWS_ACCESS_KEY_ID: OFFLINE_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: OFFLINE_CREDENTIALS.secretAccessKey,
+      AWS_REGION: OFFLINE_REGION,
+      // The SDK reads service endpoints from AWS_ENDPOINT_URL_<SERVICE>: handlers stay unaware.
+      AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${dynamodbPort}`,
+      WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}`,
+    };
+  }
+
+  private resources(): Record<string, CloudFormationResource> {
+    const resources = this.serverless.service.resources;
+    const list = Array.isArray(resources) ? resources : [resources];
+    return Object.assign(
+      {},
+      ...list.map((entry) => (entry as { Resources?: object } | undefined)?.Resources ?? {}),
+    );
+  }
+}

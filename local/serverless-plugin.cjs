@@ -1,0 +1,32 @@
+// Entry point of the offline cloud plugin. The Serverless Framework loads plugins with require(),
+// so this small CommonJS file registers tsx and hands over to the TypeScript implementation.
+// The implementation is loaded only when an offline command runs: `sls package` and
+// `sls deploy` never load it.
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+class OfflineCloudPlugin {
+  constructor(serverless, options, utils) {
+    this.hooks = {};
+    let implementation;
+    const load = async () => {
+      if (!implementation) {
+        const { register } = await import('tsx/esm/api');
+        register();
+        const url = pathToFileURL(path.join(__dirname, 'plugin.ts')).href;
+        const { OfflineCloud } = await import(url);
+        implementation = new OfflineCloud(serverless, options, utils);
+      }
+      return implementation;
+    };
+    const delegate = (hook) => async () => (await load())[hook]();
+    this.hooks = {
+      'before:offline:start:init': delegate('start'),
+      'before:offline:start:ready': delegate('announce'),
+      'before:offline:start:end': delegate('stop'),
+      'before:invoke:local:loadEnvVars': delegate('useRunningCloud'),
+    };
+  }
+}
+
+module.exports = OfflineCloudPlugin;

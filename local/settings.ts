@@ -1,0 +1,77 @@
+/**
+ * Where the offline cloud listens: serverless.yml's custom.serverless-offline and
+ * custom.offlineCloud (which read WEBSOCKET_PORT, LAMBDA_PORT, DYNAMODB_PORT… from the environment),
+ * overridden by the matching command-line options.
+ */
+import net from 'node:net';
+
+export interface OfflineSettings {
+  host: string;
+  websocketPort: number;
+  lambdaPort: number;
+  dynamodbPort: number;
+}
+
+export interface ServerlessLike {
+  service: {
+    service: string;
+    custom?: Record<string, unknown>;
+    provider: { stage?: string; environment?: Record<string, unknown> };
+    resources?: unknown;
+  };
+}
+
+export function readSettings(
+  serverless: ServerlessLike,
+  options: Record<string, unknown>,
+): OfflineSettings {
+  const custom = serverless.service.custom ?? {};
+  const offline = (custom['serverless-offline'] ?? {}) as Record<string, unknown>;
+  const cloud = (custom.offlineCloud ?? {}) as Record<string, unknown>;
+  const pick = (name: string, from: Record<string, unknown>, fallback: number) =>
+    port(name, options[name] ?? from[name] ?? fallback);
+  return {
+    host: String(options.host ?? offline.host ?? 'localhost'),
+    websocketPort: pick('websocketPort', offline, 3001),
+    lambdaPort: pick('lambdaPort', offline, 3002),
+    dynamodbPort: pick('dynamodbPort', cloud, 8000),
+  };
+}
+
+function port(name: string, value: unknown): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65535) {
+    throw new Error(`${name} must be a port number (0-65535), got "${String(value)}"`);
+  }
+  return number;
+}
+
+const PORT_VARIABLES: Record<string, string> = {
+  websocketPort: 'WEBSOCKET_PORT',
+  lambdaPort: 'LAMBDA_PORT',
+  dynamodbPort: 'DYNAMODB_PORT',
+};
+
+/** Fails with one clear message naming every port that is taken and how to choose another. */
+export async function assertPortsFree(settings: OfflineSettings): Promise<void> {
+  const taken: string[] = [];
+  for (const [name, variable] of Object.entries(PORT_VARIABLES)) {
+    const value = settings[name as keyof OfflineSettings] as number;
+    if (value !== 0 && !(await isFree(settings.host, value))) {
+      taken.push(
+        `  port ${value} (${name}) is in use: stop what holds it or set ${variable}=<port>`,
+      );
+    }
+  }
+  if (taken.length > 0) {
+    throw new Error(`The offline cloud cannot start:\n${taken.join('\n')}`);
+  }
+}
+
+function isFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * The one configuration module. Handlers never read process.env themselves: the values come from
+ * serverless.yml in AWS and from the offline cloud's plugin locally, under the same names.
+ */
+import { ConfigError } from './errors';
+
+export interface Config {
+  connectionsTable: string;
+  /** https://{api}.execute-api.{region}.amazonaws.com/{stage} in AWS, http://localhost:3001 offline. */
+  websocketManagementEndpoint: string;
+  /** The IoT data-plane host; when empty it is discovered with DescribeEndpoint at cold start. */
+  iotDataEndpoint: string | undefined;
+  /** Concurrent PostToConnection calls per broadcast. */
+  broadcastConcurrency: number;
+  /** Seconds a connection record lives without a reconnect (API Gateway closes at 2 h). */
+  connectionTtlSeconds: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const missing = ['CONNECTIONS_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT'].filter(
+    (name) => !env[name],
+  );
+  if (missing.length > 0) {
+    throw new ConfigError(`Missing environment variables: ${missing.join(', ')}`);
+  }
+  return {
+    connectionsTable: env.CONNECTIONS_TABLE as string,
+    websocketManagementEndpoint: env.WEBSOCKET_MANAGEMENT_ENDPOINT as string,
+    iotDataEndpoint: env.IOT_DATA_ENDPOINT || undefined,
+    broadcastConcurrency: positiveInteger(env, 'BROADCAST_CONCURRENCY', 32),
+    connectionTtlSeconds: positiveInteger(env, 'CONNECTION_TTL_SECONDS', 3 * 60 * 60),
+  };
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}

@@ -1,0 +1,95 @@
+/**
+ * Fan-out of one frame to many connections: bounded concurrency, a `410 Gone` removes that
+ * connection without stopping delivery to the others, and the outcome is counted.
+ */
+import type { DeliveryReport } from '../protocol';
+import { topicMatches } from '../topics';
+import type { Connection, ConnectionRepository } from './repository';
+import type { ConnectionSender } from './sender';
+
+export interface BroadcastOptions {
+  /** Only connections whose filters match this topic receive the frame; all when omitted. */
+  topic?: string;
+  /** Never send to this connection (e.g. the sender of a chat message gets a report instead). */
+  exclude?: string;
+}
+
+export interface BroadcastFailure {
+  connectionId: string;
+  error: unknown;
+}
+
+export interface BroadcastResult extends DeliveryReport {
+  failures: BroadcastFailure[];
+}
+
+export class Broadcaster {
+  constructor(
+    private readonly repository: ConnectionRepository,
+    private readonly sender: ConnectionSender,
+    private readonly concurrency: number,
+  ) {}
+
+  async broadcast(frame: object, options: BroadcastOptions = {}): Promise<BroadcastResult> {
+    const data = JSON.stringify(frame);
+    const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, failures: [] };
+    const goneIds: string[] = [];
+
+    const deliver = async ({ connectionId }: Connection): Promise<void> => {
+      try {
+        const outcome = await this.sender.send(connectionId, data);
+        if (outcome === 'gone') {
+          result.gone++;
+          goneIds.push(connectionId);
+        } else {
+          result.delivered++;
+        }
+      } catch (error) {
+        result.failed++;
+        result.failures.push({ connectionId, error });
+      }
+    };
+
+    await forEachConcurrently(this.recipients(options), this.concurrency, deliver);
+    await forEachConcurrently(goneIds, this.concurrency, (id) => this.repository.remove(id));
+    return result;
+  }
+
+  private async *recipients({ topic, exclude }: BroadcastOptions): AsyncIterable<Connection> {
+    for await (const page of this.repository.pages()) {
+      for (const connection of page) {
+        if (connection.connectionId === exclude) continue;
+        if (topic !== undefined && !wants(connection, topic)) continue;
+        yield connection;
+      }
+    }
+  }
+}
+
+function wants(connection: Connection, topic: string): boolean {
+  return (
+    connection.topics === null || connection.topics.some((filter) => topicMatches(filter, topic))
+  );
+}
+
+/** Runs `work` over the items with at most `limit` in flight, pulling lazily from the source. */
+export async function forEachConcurrently<T>(
+  items: AsyncIterable<T> | Iterable<T>,
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const iterator =
+    Symbol.asyncIterator in items
+      ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
+      : toAsync((items as Iterable<T>)[Symbol.iterator]());
+  const worker = async (): Promise<void> => {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      await work(next.value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+}
+
+function toAsync<T>(iterator: Iterator<T>): AsyncIterator<T> {
+  return { next: async () => iterator.next() };
+}

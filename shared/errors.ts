@@ -1,0 +1,81 @@
+/**
+ * The one error family of the backend. Every error a client can cause is an AppError with a
+ * stable `code`; the middleware chain turns it into a JSON error frame (WebSocket) and keeps the
+ * connection open. Anything else is an internal error: logged in full, answered generically.
+ */
+export type ErrorCode =
+  | 'INVALID_JSON'
+  | 'UNKNOWN_ACTION'
+  | 'VALIDATION_FAILED'
+  | 'MESSAGE_TOO_LARGE'
+  | 'INVALID_TOPIC_FILTER'
+  | 'COMMAND_FAILED'
+  | 'INTERNAL_ERROR';
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly statusCode = 400,
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidJsonError extends AppError {
+  constructor(cause: unknown) {
+    super('INVALID_JSON', 'The frame is not valid JSON', 400, undefined, { cause });
+  }
+}
+
+export class UnknownActionError extends AppError {
+  constructor(action: unknown, validActions: readonly string[]) {
+    const named = typeof action === 'string' ? `Unknown action "${action}"` : 'No "action" given';
+    super('UNKNOWN_ACTION', `${named}; valid actions: ${validActions.join(', ')}`, 400, {
+      validActions,
+    });
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super('VALIDATION_FAILED', message, 400, details);
+  }
+}
+
+export class MessageTooLargeError extends AppError {
+  constructor(size: number, limit: number) {
+    super('MESSAGE_TOO_LARGE', `The message is ${size} bytes; the limit is ${limit} bytes`, 413, {
+      size,
+      limit,
+    });
+  }
+}
+
+export class InvalidTopicFilterError extends AppError {
+  constructor(filter: string, reason: string) {
+    super('INVALID_TOPIC_FILTER', `Invalid topic filter "${filter}": ${reason}`, 400, { filter });
+  }
+}
+
+export class CommandFailedError extends AppError {
+  constructor(deviceId: string, cause: unknown) {
+    super(
+      'COMMAND_FAILED',
+      `The command could not be published to device "${deviceId}"`,
+      502,
+      {
+        deviceId,
+      },
+      { cause },
+    );
+  }
+}
+
+/** Configuration is the deployer's mistake, not the client's: it surfaces as an internal error. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
