@@ -6,5 +6,6 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/tests/support/setup-env.ts'],
   testTimeout: 60_000,
 };

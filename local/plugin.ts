@@ -76,6 +76,8 @@ export class OfflineCloud {
       AWS_ACCESS_KEY_ID: OFFLINE_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: OFFLINE_CREDENTIALS.secretAccessKey,
       AWS_REGION: OFFLINE_REGION,
+      // The Lambda runtime is Node 22; the SDK's notice about the local Node 20 is noise here.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // The SDK reads service endpoints from AWS_ENDPOINT_URL_<SERVICE>: handlers stay unaware.
       AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${dynamodbPort}`,
       WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}`,

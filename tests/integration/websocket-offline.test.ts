@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import net from 'node:net';
+import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
+import { connectClient } from '../support/ws-client';
+
+let stack: OfflineStack;
+beforeAll(async () => {
+  stack = await startOfflineStack();
+}, 120_000);
+afterAll(async () => {
+  const code = await stack?.stop();
+  expect(code).toBe(0);
+  // Ctrl-C frees every port.
+  for (const port of Object.values(stack.ports)) {
+    await new Promise<void>((resolve, reject) => {
+      const probe = net.createServer().once('error', reject);
+      probe.listen(port, 'localhost', () => probe.close(() => resolve()));
+    });
+  }
+}, 30_000);
+
+describe('the offline WebSocket API', () => {
+  it('prints where to connect', () => {
+    expect(stack.output()).toContain(`npx wscat -c ws://localhost:${stack.ports.websocket}`);
+  });
+
+  it('broadcasts a sendMessage from one client to both', async () => {
+    const first = await connectClient(stack.websocketUrl);
+    const second = await connectClient(stack.websocketUrl);
+    first.send({ action: 'sendMessage', message: 'hi' });
+
+    const isHi = (frame: Record<string, unknown>) =>
+      frame.type === 'message' && frame.message === 'hi';
+    await expect(first.waitFor(isHi)).resolves.toMatchObject({ message: 'hi' });
+    await expect(second.waitFor(isHi)).resolves.toMatchObject({ message: 'hi' });
+    await expect(first.waitFor((frame) => frame.type === 'sent')).resolves.toMatchObject({
+      delivered: 2,
+    });
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('answers bad input with an error frame and keeps the connection usable', async () => {
+    const client = await connectClient(stack.websocketUrl);
+    client.send('this is not json');
+    await expect(client.waitFor((frame) => frame.code === 'INVALID_JSON')).resolves.toMatchObject({
+      type: 'error',
+    });
+    client.send({ action: 'launchRockets' });
+    await expect(client.waitFor((frame) => frame.code === 'UNKNOWN_ACTION')).resolves.toMatchObject(
+      {
+        type: 'error',
+      },
+    );
+    client.send({ action: 'subscribe', topics: ['devices/+/telemetry'] });
+    await expect(client.waitFor((frame) => frame.type === 'subscribed')).resolves.toEqual({
+      type: 'subscribed',
+      topics: ['devices/+/telemetry'],
+    });
+    await client.close();
+  });
+
+  it('refuses to start a second stack on ports that are taken, naming them', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { REPO_ROOT, SERVERLESS_BIN } = await import('../support/offline-stack');
+    const result = spawnSync(process.execPath, [SERVERLESS_BIN, 'offline', 'start'], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        WEBSOCKET_PORT: String(stack.ports.websocket),
+        LAMBDA_PORT: '0',
+        DYNAMODB_PORT: String(stack.ports.dynamodb),
+        ESBUILD_WORK_FOLDER: `.esbuild-test-busy-${process.pid}`,
+      },
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    const output = result.stdout + result.stderr;
+    expect(result.status).not.toBe(0);
+    expect(output).toContain(`port ${stack.ports.websocket} (websocketPort) is in use`);
+    expect(output).toContain('WEBSOCKET_PORT');
+    expect(output).toContain(`port ${stack.ports.dynamodb} (dynamodbPort) is in use`);
+  }, 100_000);
+});

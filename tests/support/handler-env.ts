@@ -1,0 +1,37 @@
+/**
+ * The environment the handlers run in, with real local twins: dynalite for DynamoDB and an HTTP
+ * server for the @connections API. The handlers find them exactly as offline: through env vars.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { LocalDynamoDb } from '../../local/dynamodb/server';
+import { resetLazyValues } from '../../shared/runtime/lazy';
+import { startTestDynamoDb, TEST_TABLE } from './local-dynamodb';
+import { startManagementApi, type ManagementApi } from './management-api';
+
+export interface HandlerEnv {
+  db: LocalDynamoDb;
+  api: ManagementApi;
+  items(): Promise<Record<string, unknown>[]>;
+  stop(): Promise<void>;
+}
+
+export async function startHandlerEnv(): Promise<HandlerEnv> {
+  const db = await startTestDynamoDb();
+  const api = await startManagementApi();
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = db.endpoint;
+  process.env.CONNECTIONS_TABLE = TEST_TABLE;
+  process.env.WEBSOCKET_MANAGEMENT_ENDPOINT = api.endpoint;
+  resetLazyValues();
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint }));
+  return {
+    db,
+    api,
+    items: async () => (await client.send(new ScanCommand({ TableName: TEST_TABLE }))).Items ?? [],
+    stop: async () => {
+      client.destroy();
+      await Promise.all([db.stop(), api.close()]);
+      resetLazyValues();
+    },
+  };
+}

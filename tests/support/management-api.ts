@@ -1,0 +1,80 @@
+/**
+ * A real HTTP server standing in for API Gateway's @connections management API: records every
+ * PostToConnection and answers 410 Gone for connections the test marks as stale.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Post {
+  connectionId: string;
+  body: string;
+}
+
+export interface ManagementApi {
+  endpoint: string;
+  posts: Post[];
+  gone: Set<string>;
+  /** Status to answer instead of 200 for these connections (e.g. 500). */
+  failing: Map<string, number>;
+  /** Delay before each answer, as a real API's latency. */
+  latencyMs: number;
+  /** The most requests the server had in flight at once. */
+  maxInFlight(): number;
+  framesFor(connectionId: string): unknown[];
+  close(): Promise<void>;
+}
+
+export async function startManagementApi(): Promise<ManagementApi> {
+  const posts: Post[] = [];
+  const gone = new Set<string>();
+  const failing = new Map<string, number>();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const server = http.createServer((request, response) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    response.on('finish', () => inFlight--);
+    const match = /^\/@connections\/([^/?]+)/.exec(request.url ?? '');
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => setTimeout(answer, api.latencyMs));
+    const answer = () => {
+      if (!match || request.method !== 'POST') {
+        response.writeHead(404).end();
+        return;
+      }
+      const connectionId = decodeURIComponent(match[1] as string);
+      if (gone.has(connectionId)) {
+        response.writeHead(410, { 'content-type': 'application/json' }).end('{"message":"Gone"}');
+        return;
+      }
+      const status = failing.get(connectionId);
+      if (status) {
+        response.writeHead(status, { 'content-type': 'application/json' }).end('{"message":"err"}');
+        return;
+      }
+      posts.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(200).end();
+    };
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const api: ManagementApi = {
+    latencyMs: 0,
+    endpoint: `http://127.0.0.1:${port}`,
+    posts,
+    gone,
+    failing,
+    maxInFlight: () => maxInFlight,
+    framesFor: (connectionId) =>
+      posts
+        .filter((post) => post.connectionId === connectionId)
+        .map((post) => JSON.parse(post.body)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return api;
+}

@@ -1,0 +1,91 @@
+/**
+ * Starts the whole offline cloud (`sls offline start`, as `npm start` does) on free ports and
+ * waits until it says it is ready. Each stack builds into its own esbuild folder so stacks and
+ * packaging tests can run side by side.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { freePorts } from './ports';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export const SERVERLESS_BIN = path.join(REPO_ROOT, 'node_modules/serverless/bin/serverless.js');
+
+export interface OfflineStack {
+  ports: { websocket: number; lambda: number; dynamodb: number };
+  websocketUrl: string;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+const READY_LINE = 'Offline cloud ready';
+
+export async function startOfflineStack(
+  extraEnv: Record<string, string> = {},
+): Promise<OfflineStack> {
+  const [websocket, lambda, dynamodb] = (await freePorts(3)) as [number, number, number];
+  const workFolder = `.esbuild-test-${process.pid}-${websocket}`;
+  const child = spawn(process.execPath, [SERVERLESS_BIN, 'offline', 'start', '--stage', 'dev'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      WEBSOCKET_PORT: String(websocket),
+      LAMBDA_PORT: String(lambda),
+      DYNAMODB_PORT: String(dynamodb),
+      ESBUILD_WORK_FOLDER: workFolder,
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => (output += chunk.toString());
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+
+  const stop = async (): Promise<number | null> => {
+    const exited = waitForExit(child);
+    if (child.exitCode === null) child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
+    return code;
+  };
+
+  try {
+    await waitFor(() => output.includes(READY_LINE), child, 90_000);
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}\n--- offline output ---\n${output}`);
+  }
+  return {
+    ports: { websocket, lambda, dynamodb },
+    websocketUrl: `ws://localhost:${websocket}`,
+    output: () => output,
+    stop,
+  };
+}
+
+function waitForExit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function waitFor(condition: () => boolean, child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(
+      () => finish(new Error(`not ready within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const poll = setInterval(() => condition() && finish(), 50);
+    const onExit = (code: number | null) => finish(new Error(`exited early with code ${code}`));
+    child.once('exit', onExit);
+    function finish(error?: Error) {
+      clearTimeout(deadline);
+      clearInterval(poll);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve();
+    }
+  });
+}
