@@ -20,12 +20,20 @@ class OfflineCloudPlugin {
       return implementation;
     };
     const delegate = (hook) => async () => (await load())[hook]();
+    const command = (serverless.processedInput?.commands ?? []).join(' ');
     this.hooks = {
       'before:offline:start:init': delegate('start'),
       'before:offline:start:ready': delegate('announce'),
       'before:offline:start:end': delegate('stop'),
-      'before:invoke:local:loadEnvVars': delegate('useRunningCloud'),
     };
+    if (command === 'invoke local') {
+      // The framework resolves the environment before any plugin's loadEnvVars hook, so the
+      // local endpoints go in at initialize. A separate build folder keeps serverless-esbuild's
+      // clean-up after the invoke away from the bundles a running `npm start` uses.
+      const esbuild = (serverless.service.custom ??= {}).esbuild ?? {};
+      esbuild.outputWorkFolder = '.esbuild-invoke';
+      this.hooks.initialize = delegate('useRunningCloud');
+    }
   }
 }
 

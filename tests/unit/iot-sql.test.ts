@@ -1,0 +1,677 @@
+import { describe, expect, it } from '@jest/globals';
+
+import {
+  BINARY_PAYLOAD_REASON,
+  compileRule,
+  SqlSyntaxError,
+  topicMatches,
+  UnsupportedSqlError,
+  type RuleResult,
+} from '../../local/iot/rules/sql';
+
+const TELEMETRY_RULE =
+  "SELECT *, topic() AS topic, topic(2) AS deviceId, timestamp() AS receivedAt, newuuid() AS messageId FROM 'devices/+/telemetry'";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const AT = 1_700_000_000_000;
+
+interface Case {
+  name: string;
+  sql: string;
+  topic: string;
+  /** A Buffer or a string is sent as raw bytes; anything else is sent as its JSON. */
+  payload: unknown;
+  clientId?: string;
+  principal?: string;
+  timestamp?: number;
+  expected: RuleResult;
+}
+
+const output = (value: Record<string, unknown>): RuleResult => ({ kind: 'output', value });
+const skip: RuleResult = { kind: 'skip' };
+const binaryError: RuleResult = { kind: 'error', reason: BINARY_PAYLOAD_REASON };
+
+function toBytes(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  return Buffer.from(JSON.stringify(payload), 'utf8');
+}
+
+const cases: Case[] = [
+  // The rule this project deploys (serverless.yml custom.telemetryRuleSql).
+  {
+    name: 'telemetry rule: payload merged with topic, device id, time and message id',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-1/telemetry',
+    payload: { temperature: 21.5, humidity: 40 },
+    timestamp: AT,
+    expected: output({
+      temperature: 21.5,
+      humidity: 40,
+      topic: 'devices/sensor-1/telemetry',
+      deviceId: 'sensor-1',
+      receivedAt: AT,
+      messageId: expect.stringMatching(UUID),
+    }),
+  },
+  {
+    name: 'telemetry rule: the added keys win over payload keys of the same name',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-2/telemetry',
+    payload: { deviceId: 'spoofed', topic: 'x', value: 1 },
+    timestamp: AT,
+    expected: output({
+      value: 1,
+      topic: 'devices/sensor-2/telemetry',
+      deviceId: 'sensor-2',
+      receivedAt: AT,
+      messageId: expect.stringMatching(UUID),
+    }),
+  },
+  {
+    name: 'telemetry rule: another topic is skipped',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-1/commands',
+    payload: { temperature: 1 },
+    expected: skip,
+  },
+  {
+    name: 'telemetry rule: + matches exactly one level',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/a/b/telemetry',
+    payload: { temperature: 1 },
+    expected: skip,
+  },
+  {
+    name: 'telemetry rule: a binary payload cannot reach the Lambda action',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-1/telemetry',
+    payload: Buffer.from([0x00, 0xff, 0x10]),
+    expected: binaryError,
+  },
+  {
+    name: 'telemetry rule: a JSON array payload cannot be merged by *',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-1/telemetry',
+    payload: [1, 2, 3],
+    expected: {
+      kind: 'error',
+      reason:
+        'payload is JSON but not an object (array): SELECT * cannot make it the output object',
+    },
+  },
+
+  // SELECT
+  {
+    name: 'SELECT * passes the payload through',
+    sql: "SELECT * FROM 'a/b'",
+    topic: 'a/b',
+    payload: { color: 'red', temperature: 50 },
+    expected: output({ color: 'red', temperature: 50 }),
+  },
+  {
+    name: 'a field keeps its name',
+    sql: "SELECT color FROM 'a/b'",
+    topic: 'a/b',
+    payload: { color: 'red', temperature: 50 },
+    expected: output({ color: 'red' }),
+  },
+  {
+    name: 'AS renames, several items',
+    sql: "SELECT color AS my_color, temperature as fahrenheit FROM 'a/b'",
+    topic: 'a/b',
+    payload: { color: 'red', temperature: 50 },
+    expected: output({ my_color: 'red', fahrenheit: 50 }),
+  },
+  {
+    name: '*, literal AS name adds a key',
+    sql: "SELECT *, 15 AS speed FROM 'a/b'",
+    topic: 'a/b',
+    payload: { color: 'red' },
+    expected: output({ color: 'red', speed: 15 }),
+  },
+  {
+    name: '*, missing AS key keeps the payload value (Undefined is not written)',
+    sql: "SELECT *, missing AS temperature FROM 'a/b'",
+    topic: 'a/b',
+    payload: { temperature: 50 },
+    expected: output({ temperature: 50 }),
+  },
+  {
+    name: 'nested field with alias',
+    sql: "SELECT color.red AS red_value FROM 'a/b'",
+    topic: 'a/b',
+    payload: { color: { red: 255, green: 0 } },
+    expected: output({ red_value: 255 }),
+  },
+  {
+    name: 'unaliased a.b.c is keyed by its last name',
+    sql: "SELECT a.b.c FROM 'a/b'",
+    topic: 'a/b',
+    payload: { a: { b: { c: [1, 2] } } },
+    expected: output({ c: [1, 2] }),
+  },
+  {
+    name: 'array index and a field after it',
+    sql: "SELECT readings[1] AS second, readings[0].unit FROM 'a/b'",
+    topic: 'a/b',
+    payload: { readings: [{ unit: 'C' }, 7] },
+    expected: output({ second: 7, unit: 'C' }),
+  },
+  {
+    name: 'out-of-range index, index on a non-array and key on a non-object are Undefined',
+    sql: "SELECT list[5] AS a, name[0] AS b, name.first AS c, list AS d FROM 'a/b'",
+    topic: 'a/b',
+    payload: { list: [1], name: 'x' },
+    expected: output({ d: [1] }),
+  },
+  {
+    name: 'a missing field is left out; a null field is kept',
+    sql: "SELECT foo, bar FROM 'a/b'",
+    topic: 'a/b',
+    payload: { foo: null },
+    expected: output({ foo: null }),
+  },
+  {
+    name: 'field names are case-sensitive; keywords and function names are not',
+    sql: "select Temp as t, TOPIC(2) As d, NewUuid() aS id from 'a/+'",
+    topic: 'a/room1',
+    payload: { Temp: 1, temp: 2 },
+    expected: output({ t: 1, d: 'room1', id: expect.stringMatching(UUID) }),
+  },
+  {
+    name: 'a field named value, and keywords as nested keys',
+    sql: "SELECT value, state.from AS f FROM 'a/b'",
+    topic: 'a/b',
+    payload: { value: 3, state: { from: 'x' } },
+    expected: output({ value: 3, f: 'x' }),
+  },
+  {
+    name: 'literals: strings with quotes, decimals, negatives, booleans, null',
+    sql: "SELECT 'it''s' AS s, 1.5 AS d, -3 AS n, -0.25 AS m, true AS t, FALSE AS f, NULL AS z FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    expected: output({ s: "it's", d: 1.5, n: -3, m: -0.25, t: true, f: false, z: null }),
+  },
+
+  // Arithmetic
+  {
+    name: 'precedence, parentheses and left associativity',
+    sql: "SELECT 2 + 3 * 4 AS a, (2 + 3) * 4 AS b, 10 - 4 - 3 AS c, 2 * -3 AS d FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    expected: output({ a: 14, b: 20, c: 3, d: -6 }),
+  },
+  {
+    name: 'the AWS celsius example',
+    sql: "SELECT (temperature - 32) * 5 / 9 AS celsius FROM 'a/b'",
+    topic: 'a/b',
+    payload: { temperature: 50 },
+    expected: output({ celsius: 10 }),
+  },
+  {
+    name: 'Int op Int stays an Int (7 / 2 is 3); % is the remainder',
+    sql: "SELECT 7 / 2 AS q, -7 / 2 AS nq, 7 % 3 AS r, -7 % 3 AS nr FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    expected: output({ q: 3, nq: -3, r: 1, nr: -1 }),
+  },
+  {
+    name: 'decimal operands divide as decimals, numeric strings convert',
+    sql: "SELECT 7.5 / 2 AS a, v / 2 AS b, v * 2 AS c, v - 1 AS d, -v AS e FROM 'a/b'",
+    topic: 'a/b',
+    payload: { v: '7' },
+    expected: output({ a: 3.75, b: 3.5, c: 14, d: 6, e: -7 }),
+  },
+  {
+    name: '+ concatenates when a side is a string',
+    sql: "SELECT 'id-' + n AS label, s + 1 AS joined, n + n AS sum FROM 'a/b'",
+    topic: 'a/b',
+    payload: { n: 7, s: '1' },
+    expected: output({ label: 'id-7', joined: '11', sum: 14 }),
+  },
+  {
+    name: 'division and modulo by zero are Undefined',
+    sql: "SELECT x / 0 AS a, x % 0 AS b, x / 0.0 AS c, x + 1 AS d FROM 'a/b'",
+    topic: 'a/b',
+    payload: { x: 4 },
+    expected: output({ d: 5 }),
+  },
+  {
+    name: 'arithmetic on non-numbers or Undefined is Undefined',
+    sql: "SELECT name * 2 AS a, flag + 1 AS b, missing - 1 AS c, -name AS d, nothing + 'x' AS e FROM 'a/b'",
+    topic: 'a/b',
+    payload: { name: 'abc', flag: true, nothing: null },
+    expected: output({}),
+  },
+  {
+    name: 'decimal results are not binary-float noise',
+    sql: "SELECT 0.1 + 0.2 AS s, 1.1 * 3 AS p FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    expected: output({ s: 0.3, p: 3.3 }),
+  },
+
+  // Functions
+  {
+    name: 'topic() and topic(n); out-of-range segments are Undefined; unaliased key is the name',
+    sql: "SELECT topic(), topic(1) AS first, topic(3) AS third, topic(4) AS fourth, topic(0) AS zero FROM 'x/#'",
+    topic: 'x/y/z',
+    payload: {},
+    expected: output({ topic: 'x/y/z', first: 'x', third: 'z' }),
+  },
+  {
+    name: 'clientid() and principal() come from the message',
+    sql: "SELECT clientid() AS c, principal() AS p, clientid() FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    clientId: 'sensor-1',
+    principal: 'ba67293af50bf2506f5f9346',
+    expected: output({ c: 'sensor-1', p: 'ba67293af50bf2506f5f9346', clientid: 'sensor-1' }),
+  },
+  {
+    name: 'clientid() is n/a without MQTT client; principal() is then Undefined',
+    sql: "SELECT clientid() AS c, principal() AS p FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    expected: output({ c: 'n/a' }),
+  },
+  {
+    name: 'timestamp() is the message time, the same for every call',
+    sql: "SELECT timestamp() AS a, timestamp() + 1 AS b, timestamp() FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    timestamp: AT,
+    expected: output({ a: AT, b: AT + 1, timestamp: AT }),
+  },
+  {
+    name: 'a function given arguments it does not take is Undefined',
+    sql: "SELECT timestamp(1) AS a, topic(1, 2) AS b, topic('x') AS c, topic('2') AS d FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    timestamp: AT,
+    expected: output({ d: 'b' }),
+  },
+  {
+    name: "encode(*, 'base64') of a binary payload",
+    sql: "SELECT encode(*, 'base64') AS data FROM 'a/b'",
+    topic: 'a/b',
+    payload: Buffer.from([0xff, 0x00, 0x10]),
+    expected: output({ data: '/wAQ' }),
+  },
+  {
+    name: "encode(*, 'base64') with functions on a binary payload",
+    sql: "SELECT encode(*, 'base64') AS data, timestamp() AS ts, topic(2) AS id FROM 'a/+'",
+    topic: 'a/dev',
+    payload: Buffer.from('hello', 'latin1'),
+    timestamp: AT,
+    expected: output({ data: 'aGVsbG8=', ts: AT, id: 'dev' }),
+  },
+  {
+    name: "encode(*, 'base64') of a JSON payload encodes its bytes",
+    sql: "SELECT encode(*, 'base64'), n FROM 'a/b'",
+    topic: 'a/b',
+    payload: '{"n":1}',
+    expected: output({ encode: Buffer.from('{"n":1}').toString('base64'), n: 1 }),
+  },
+
+  // Binary and non-object payloads
+  {
+    name: 'binary payload with SELECT *',
+    sql: "SELECT * FROM 'a/b'",
+    topic: 'a/b',
+    payload: Buffer.from([0xc3, 0x28]),
+    expected: binaryError,
+  },
+  {
+    name: 'text that is not JSON is binary',
+    sql: "SELECT * FROM 'a/b'",
+    topic: 'a/b',
+    payload: 'temperature=21',
+    expected: binaryError,
+  },
+  {
+    name: 'binary payload with a field in SELECT',
+    sql: "SELECT encode(*, 'base64') AS data, kind FROM 'a/b'",
+    topic: 'a/b',
+    payload: Buffer.from([0x01, 0x02]),
+    expected: binaryError,
+  },
+  {
+    name: 'binary payload: a WHERE field is Undefined, so the message is skipped',
+    sql: "SELECT encode(*, 'base64') AS data FROM 'a/b' WHERE kind = 'raw'",
+    topic: 'a/b',
+    payload: Buffer.from([0x01, 0x02]),
+    expected: skip,
+  },
+  {
+    name: 'binary payload: WHERE field IS UNDEFINED holds',
+    sql: "SELECT encode(*, 'base64') AS data FROM 'a/b' WHERE kind IS UNDEFINED",
+    topic: 'a/b',
+    payload: Buffer.from([0x01, 0x02]),
+    expected: output({ data: 'AQI=' }),
+  },
+  {
+    name: 'binary payload skipped by WHERE is a skip, not an error',
+    sql: "SELECT * FROM 'a/b' WHERE kind = 'raw'",
+    topic: 'a/b',
+    payload: Buffer.from([0xff]),
+    expected: skip,
+  },
+  {
+    name: 'a JSON string payload: fields are Undefined, functions work',
+    sql: "SELECT topic() AS t, x FROM 'a/b'",
+    topic: 'a/b',
+    payload: '"hello"',
+    expected: output({ t: 'a/b' }),
+  },
+  {
+    name: 'a JSON number payload cannot be merged by *',
+    sql: "SELECT * FROM 'a/b'",
+    topic: 'a/b',
+    payload: '42',
+    expected: {
+      kind: 'error',
+      reason:
+        'payload is JSON but not an object (number): SELECT * cannot make it the output object',
+    },
+  },
+
+  // WHERE
+  {
+    name: 'WHERE true',
+    sql: "SELECT color AS rgb FROM 'topic/subtopic' WHERE temperature > 50",
+    topic: 'topic/subtopic',
+    payload: { color: 'red', temperature: 100 },
+    expected: output({ rgb: 'red' }),
+  },
+  {
+    name: 'WHERE false',
+    sql: "SELECT color AS rgb FROM 'topic/subtopic' WHERE temperature > 50",
+    topic: 'topic/subtopic',
+    payload: { color: 'red', temperature: 50 },
+    expected: skip,
+  },
+  {
+    name: 'WHERE on a missing field is Undefined: skipped',
+    sql: "SELECT * FROM 'a/b' WHERE missing > 50",
+    topic: 'a/b',
+    payload: { temperature: 100 },
+    expected: skip,
+  },
+  {
+    name: 'ordering comparisons convert numeric strings',
+    sql: "SELECT * FROM 'a/b' WHERE t >= 60 AND '5' < 10 AND t <= '60.0'",
+    topic: 'a/b',
+    payload: { t: '60' },
+    expected: output({ t: '60' }),
+  },
+  {
+    name: 'ordering comparisons on non-numeric strings are Undefined',
+    sql: "SELECT * FROM 'a/b' WHERE name < 'b' OR name > 'b'",
+    topic: 'a/b',
+    payload: { name: 'a' },
+    expected: skip,
+  },
+  {
+    name: '= on mismatched types is false, so NOT (5 = "5") holds',
+    sql: "SELECT * FROM 'a/b' WHERE NOT (count = '5') AND count = 5",
+    topic: 'a/b',
+    payload: { count: 5 },
+    expected: output({ count: 5 }),
+  },
+  {
+    name: '<> and != are the same operator',
+    sql: "SELECT * FROM 'a/b' WHERE color <> 'blue' AND color != 'green' AND 5 <> '5'",
+    topic: 'a/b',
+    payload: { color: 'red' },
+    expected: output({ color: 'red' }),
+  },
+  {
+    name: '!= on equal values is false',
+    sql: "SELECT * FROM 'a/b' WHERE color != 'red'",
+    topic: 'a/b',
+    payload: { color: 'red' },
+    expected: skip,
+  },
+  {
+    name: 'AND binds tighter than OR; parentheses change it',
+    sql: "SELECT 1 = 1 OR 1 = 2 AND 1 = 2 AS a, (1 = 1 OR 1 = 2) AND 1 = 2 AS b FROM 'a/b'",
+    topic: 'a/b',
+    payload: {},
+    expected: output({ a: true, b: false }),
+  },
+  {
+    name: 'OR with an Undefined side is Undefined (AWS operator table)',
+    sql: "SELECT * FROM 'a/b' WHERE temperature > 30 OR humidity > 80",
+    topic: 'a/b',
+    payload: { temperature: 40 },
+    expected: skip,
+  },
+  {
+    name: 'NOT of Undefined is Undefined; NOT of false is true',
+    sql: "SELECT NOT missing AS a, NOT flag AS b, NOT 'TRUE' AS c FROM 'a/b'",
+    topic: 'a/b',
+    payload: { flag: false },
+    expected: output({ b: true, c: false }),
+  },
+  {
+    name: 'a WHERE of the string "true" passes (strings convert to booleans)',
+    sql: "SELECT * FROM 'a/b' WHERE enabled AND 'false' OR enabled",
+    topic: 'a/b',
+    payload: { enabled: 'TRUE' },
+    expected: output({ enabled: 'TRUE' }),
+  },
+  {
+    name: 'a WHERE that is not a boolean skips',
+    sql: "SELECT * FROM 'a/b' WHERE level",
+    topic: 'a/b',
+    payload: { level: 1 },
+    expected: skip,
+  },
+  {
+    name: 'IS NULL, IS NOT NULL, IS UNDEFINED, IS NOT UNDEFINED',
+    sql: "SELECT foo IS NULL AS a, bar IS NULL AS b, foo IS NOT NULL AS c, bar IS UNDEFINED AS d, foo IS NOT UNDEFINED AS e, foo IS UNDEFINED AS f FROM 'a/b'",
+    topic: 'a/b',
+    payload: { foo: null },
+    expected: output({ a: true, b: false, c: false, d: true, e: true, f: false }),
+  },
+  {
+    name: 'WHERE IS NOT NULL skips a missing field',
+    sql: "SELECT * FROM 'a/b' WHERE foo IS NOT NULL",
+    topic: 'a/b',
+    payload: { bar: 1 },
+    expected: output({ bar: 1 }),
+  },
+  {
+    name: 'comparisons in SELECT; against Undefined they are left out',
+    sql: "SELECT t > 10 AS hot, t = 20 AS exact, missing = 1 AS m FROM 'a/b'",
+    topic: 'a/b',
+    payload: { t: 20 },
+    expected: output({ hot: true, exact: true }),
+  },
+  {
+    name: '= compares arrays in order and objects by content',
+    sql: "SELECT a = b AS sameObject, c = d AS sameArray, c = e AS reordered FROM 'a/b'",
+    topic: 'a/b',
+    payload: {
+      a: { x: 1, y: [true] },
+      b: { y: [true], x: 1 },
+      c: [1, 'x'],
+      d: [1, 'x'],
+      e: ['x', 1],
+    },
+    expected: output({ sameObject: true, sameArray: true, reordered: false }),
+  },
+  {
+    name: 'WHERE with functions',
+    sql: "SELECT * FROM 'devices/+/telemetry' WHERE topic(2) = 'sensor-9' AND timestamp() % 2 = 0",
+    topic: 'devices/sensor-9/telemetry',
+    payload: { v: 1 },
+    timestamp: 1000,
+    expected: output({ v: 1 }),
+  },
+
+  // FROM
+  {
+    name: "'a/#' matches its parent level 'a'",
+    sql: "SELECT topic() AS t FROM 'a/#'",
+    topic: 'a',
+    payload: {},
+    expected: output({ t: 'a' }),
+  },
+  {
+    name: "'a/#' matches deeper levels",
+    sql: "SELECT topic() AS t FROM 'a/#'",
+    topic: 'a/e/f',
+    payload: {},
+    expected: output({ t: 'a/e/f' }),
+  },
+  {
+    name: "'a/#' does not match 'b/x'",
+    sql: "SELECT topic() AS t FROM 'a/#'",
+    topic: 'b/x',
+    payload: {},
+    expected: skip,
+  },
+  {
+    name: "'#' does not match reserved $ topics",
+    sql: "SELECT * FROM '#'",
+    topic: '$aws/things/t1/shadow/update',
+    payload: {},
+    expected: skip,
+  },
+  {
+    name: 'a filter without wildcards matches only itself',
+    sql: "SELECT * FROM 'a/b'",
+    topic: 'a/b/c',
+    payload: {},
+    expected: skip,
+  },
+];
+
+describe('compileRule(...).evaluate', () => {
+  it('has a table of at least 45 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(45);
+  });
+
+  it.each(cases)('$name', ({ sql, topic, payload, clientId, principal, timestamp, expected }) => {
+    const rule = compileRule(sql);
+    const result = rule.evaluate({
+      topic,
+      payload: toBytes(payload),
+      clientId,
+      principal,
+      timestamp,
+    });
+    expect(result).toEqual(expected);
+  });
+
+  it('exposes the SQL and its topic filter', () => {
+    const rule = compileRule(TELEMETRY_RULE);
+    expect(rule.sql).toBe(TELEMETRY_RULE);
+    expect(rule.topicFilter).toBe('devices/+/telemetry');
+  });
+
+  it('gives every message its own newuuid()', () => {
+    const rule = compileRule("SELECT newuuid() AS id FROM 'a'");
+    const ids = [1, 2, 3].map(() => {
+      const result = rule.evaluate({ topic: 'a', payload: Buffer.from('{}') });
+      if (result.kind !== 'output') throw new Error(`expected output, got ${result.kind}`);
+      return result.value.id;
+    });
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it('uses the current time when the message has none', () => {
+    const rule = compileRule("SELECT timestamp() AS ts FROM 'a'");
+    const before = Date.now();
+    const result = rule.evaluate({ topic: 'a', payload: Buffer.from('{}') });
+    const after = Date.now();
+    expect(result.kind).toBe('output');
+    const ts = result.kind === 'output' ? result.value.ts : undefined;
+    expect(typeof ts).toBe('number');
+    expect(ts).toBeGreaterThanOrEqual(before);
+    expect(ts).toBeLessThanOrEqual(after);
+  });
+});
+
+describe('compileRule refuses what it does not support, naming it', () => {
+  it.each([
+    ["SELECT upper(color) AS c FROM 'a'", 'unsupported function "upper()"'],
+    ["SELECT concat(a, b) AS c FROM 'a'", 'unsupported function "concat()"'],
+    [
+      `SELECT * FROM 'a' WHERE get_thing_shadow("MyThing", "arn:aws:iam::1:role/r").state.x = 'ON'`,
+      'unsupported function "get_thing_shadow()"',
+    ],
+    ["SELECT cast(a AS Int) AS b FROM 'a'", 'unsupported function "cast()"'],
+    ["SELECT CASE color WHEN 'red' THEN 1 END AS c FROM 'a'", 'unsupported clause "CASE"'],
+    ["SELECT VALUE color FROM 'a'", 'unsupported clause "SELECT VALUE"'],
+    ["SELECT (SELECT v FROM e WHERE n = 'temperature') AS t FROM 'a'", 'unsupported nested SELECT'],
+    ["SELECT * FROM 'a' WHERE name LIKE 'x%'", 'unsupported operator "LIKE"'],
+    ["SELECT * FROM 'a' WHERE n IN (1, 2)", 'unsupported operator "IN"'],
+    ["SELECT * FROM 'a' WHERE n NOT IN (1, 2)", 'unsupported operator "NOT IN"'],
+    ["SELECT * FROM 'a' WHERE n BETWEEN 1 AND 2", 'unsupported operator "BETWEEN"'],
+    ["SELECT * FROM 'a' WHERE n == 1", 'unsupported operator "=="'],
+    ["SELECT {'latitude': lat} AS pos FROM 'a'", 'unsupported object literal'],
+    ["SELECT [lat, long] AS pos FROM 'a'", 'unsupported array literal'],
+    ["SELECT * FROM 'a' GROUP BY x", 'unsupported clause "GROUP"'],
+    ["SELECT * FROM 'a' WHERE x = 1 ORDER BY x", 'unsupported clause "ORDER"'],
+    ["SET @x = 1 SELECT * FROM 'a'", 'unsupported clause "SET"'],
+    ["SELECT encode(*, 'hex') AS h FROM 'a'", "unsupported encode() encoding 'hex'"],
+    ["SELECT encode(data, 'base64') AS h FROM 'a'", 'unsupported encode() argument'],
+    ["SELECT a + 1 FROM 'a'", 'unsupported unaliased expression "a + 1"'],
+    ["SELECT list[0] FROM 'a'", 'unsupported unaliased expression "list[0]"'],
+    ["SELECT list[i] AS x FROM 'a'", 'unsupported array index "[i]"'],
+    ["SELECT foo.bar AS bar.baz FROM 'a'", 'unsupported dotted alias "bar.baz"'],
+    ["SELECT topic().x AS y FROM 'a'", 'unsupported member access on the result of topic()'],
+    [`SELECT "color" AS c FROM 'a'`, 'unsupported quoted token "color"'],
+    ["SELECT * FROM 'a' WHERE x = UNDEFINED", 'unsupported literal "UNDEFINED"'],
+  ])('%s', (sql, part) => {
+    expect(() => compileRule(sql)).toThrow(UnsupportedSqlError);
+    expect(() => compileRule(sql)).toThrow(part);
+  });
+});
+
+describe('compileRule rejects malformed SQL, saying where and what was expected', () => {
+  it.each([
+    ["SELECT * FORM 'a/b'", 'at position 9: expected "," or FROM, found "FORM"'],
+    ["SELECT FROM 'a'", 'at position 7: expected an expression, found "FROM"'],
+    ['UPDATE x SET a = 1', 'at position 0: expected SELECT, found "UPDATE"'],
+    ['SELECT a FROM a/b', "at position 14: expected a single-quoted topic filter such as 'a/+'"],
+    ["SELECT a FROM 'a/b", 'at position 14: unterminated string literal'],
+    [
+      "SELECT a FROM 'a/#/b'",
+      'at position 14: invalid topic filter: "#" must be a whole level and the last one',
+    ],
+    ["SELECT a FROM 'a/b+'", 'invalid topic filter: "+" must be a whole level'],
+    ["SELECT a FROM ''", 'invalid topic filter: it is empty'],
+    ["SELECT a FROM 'a/b/c/d/e/f/g/h/i'", 'it has 8 slashes; the limit is 7'],
+    ["SELECT (a + 1 AS x FROM 'a'", 'at position 14: expected ")", found "AS"'],
+    ["SELECT a FROM 'a' WHERE", 'at position 23: expected an expression, found end of SQL'],
+    ["SELECT a FROM 'a' WHERE x IS 5", 'expected NULL or UNDEFINED after IS, found "5"'],
+    ["SELECT *, * FROM 'a'", 'at position 10: * may appear only once in SELECT'],
+    ["SELECT a AS FROM 'a'", 'at position 12: expected an alias name after AS, found "FROM"'],
+    ["SELECT a FROM 'a' -- why", 'at position 18: comments are not supported'],
+    ["SELECT a ! b FROM 'a'", 'at position 9: expected "," or FROM, found "!"'],
+    ["SELECT a FROM 'a' WHERE b = 1;", 'at position 29: expected end of SQL, found ";"'],
+  ])('%s', (sql, message) => {
+    expect(() => compileRule(sql)).toThrow(SqlSyntaxError);
+    expect(() => compileRule(sql)).toThrow(message);
+  });
+});
+
+describe('topicMatches', () => {
+  it.each([
+    ['devices/+/telemetry', 'devices/x/telemetry', true],
+    ['devices/+/telemetry', 'devices//telemetry', true],
+    ['devices/+/telemetry', 'devices/telemetry', false],
+    ['a/#', 'a', true],
+    ['a/#', 'ab', false],
+    ['#', 'anything/at/all', true],
+    ['+/x', '$SYS/x', false],
+    ['$aws/things/+/shadow/#', '$aws/things/t1/shadow/update', true],
+    ['a/b', 'a/B', false],
+  ])('%s against %s is %s', (filter, topic, matches) => {
+    expect(topicMatches(filter, topic)).toBe(matches);
+  });
+});
