@@ -10,6 +10,9 @@ import {
   type CloudFormationResource,
   type LocalDynamoDb,
 } from './dynamodb/server';
+import { startOfflineIotCore, type OfflineIotCore } from './iot/core';
+import { defaultLocalCloudDir } from './iot/identity';
+import { rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
 import {
   assertPortsFree,
@@ -24,6 +27,7 @@ interface PluginUtils {
 
 export class OfflineCloud {
   private dynamodb: LocalDynamoDb | undefined;
+  private iot: OfflineIotCore | undefined;
   private readonly settings: OfflineSettings;
 
   constructor(
@@ -36,21 +40,49 @@ export class OfflineCloud {
 
   /** `sls offline start`: bring the local services up before serverless-offline starts. */
   async start(): Promise<void> {
+    // Rules first: an unsupported SQL stops start-up before anything listens.
+    const rules = rulesFromFunctions(this.functions(), (key) => this.functionName(key));
     await assertPortsFree(this.settings);
-    this.dynamodb = await startLocalDynamoDb({
-      host: this.settings.host,
-      port: this.settings.dynamodbPort,
-      resources: this.resources(),
-    });
+    const { host } = this.settings;
+    try {
+      this.dynamodb = await startLocalDynamoDb({
+        host,
+        port: this.settings.dynamodbPort,
+        resources: this.resources(),
+      });
+      this.iot = await startOfflineIotCore({
+        host,
+        mqttPort: this.settings.mqttPort,
+        httpsPort: this.settings.httpsPort,
+        dataPlanePort: this.settings.iotDataPort,
+        plainMqttPort: this.settings.plainMqttPort,
+        stateDir: defaultLocalCloudDir(),
+        rules,
+        lambdaEndpoint: `http://${host}:${this.settings.lambdaPort}`,
+        onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
+      });
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     this.injectEnvironment();
   }
 
   /** Printed once serverless-offline is listening too. */
   announce(): void {
     const { host, websocketPort, lambdaPort } = this.settings;
+    const iot = this.iot;
     const lines = [
       'Offline cloud ready',
       `  WebSocket API   ws://${host}:${websocketPort}   try: npx wscat -c ws://${host}:${websocketPort}`,
+      `  MQTT (mTLS)     mqtts://${host}:${iot?.mqtt.port}`,
+      ...(iot?.mqtt.plainPort
+        ? [`  MQTT (plain)    mqtt://${host}:${iot.mqtt.plainPort}   local tools only`]
+        : []),
+      `  HTTPS (mTLS)    https://${host}:${iot?.https.port}/topics/{topic}?qos=1`,
+      `  IoT data plane  http://${host}:${iot?.dataPlane.port}`,
+      `  Topic rules     ${iot?.rules.rules.map((rule) => `${rule.name} → ${rule.functionName}`).join(', ') || 'none'}`,
+      `  Local CA        ${iot?.caCertificatePath}   devices: npm run device:create -- --thing sensor-1`,
       `  DynamoDB        ${this.dynamodb?.endpoint}   tables: ${this.dynamodb?.tables.join(', ')}`,
       `  Lambda invoke   http://${host}:${lambdaPort}`,
       'Press Ctrl-C to stop.',
@@ -59,7 +91,9 @@ export class OfflineCloud {
   }
 
   async stop(): Promise<void> {
+    await this.iot?.stop();
     await this.dynamodb?.stop();
+    this.iot = undefined;
     this.dynamodb = undefined;
   }
 
@@ -69,7 +103,7 @@ export class OfflineCloud {
   }
 
   private injectEnvironment(): void {
-    const { host, websocketPort, dynamodbPort } = this.settings;
+    const { host, websocketPort, dynamodbPort, iotDataPort } = this.settings;
     const provider = this.serverless.service.provider;
     provider.environment = {
       ...provider.environment,
@@ -81,7 +115,17 @@ export class OfflineCloud {
       // The SDK reads service endpoints from AWS_ENDPOINT_URL_<SERVICE>: handlers stay unaware.
       AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${dynamodbPort}`,
       WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}`,
+      IOT_DATA_ENDPOINT: `http://${host}:${iotDataPort}`,
     };
+  }
+
+  private functions(): Record<string, { name?: string; events?: { iot?: IotEventDefinition }[] }> {
+    return (this.serverless.service as { functions?: Record<string, never> }).functions ?? {};
+  }
+
+  private functionName(key: string): string {
+    const { service, provider } = this.serverless.service;
+    return `${service}-${provider.stage ?? 'dev'}-${key}`;
   }
 
   private resources(): Record<string, CloudFormationResource> {

@@ -19,7 +19,15 @@ class OfflineCloudPlugin {
       }
       return implementation;
     };
-    const delegate = (hook) => async () => (await load())[hook]();
+    // Errors of the offline cloud are the user's to act on (a taken port, an unsupported rule):
+    // the framework prints a ServerlessError as a message, without a stack trace.
+    const delegate = (hook) => async () => {
+      try {
+        return await (await load())[hook]();
+      } catch (error) {
+        throw new serverless.classes.Error(error instanceof Error ? error.message : String(error));
+      }
+    };
     const command = (serverless.processedInput?.commands ?? []).join(' ');
     this.hooks = {
       'before:offline:start:init': delegate('start'),

@@ -10,6 +10,11 @@ export interface OfflineSettings {
   websocketPort: number;
   lambdaPort: number;
   dynamodbPort: number;
+  mqttPort: number;
+  httpsPort: number;
+  iotDataPort: number;
+  /** A plain MQTT listener for trusted local tools; off unless set. */
+  plainMqttPort: number | undefined;
 }
 
 export interface ServerlessLike {
@@ -35,6 +40,13 @@ export function readSettings(
     websocketPort: pick('websocketPort', offline, 3001),
     lambdaPort: pick('lambdaPort', offline, 3002),
     dynamodbPort: pick('dynamodbPort', cloud, 8000),
+    mqttPort: pick('mqttPort', cloud, 8883),
+    httpsPort: pick('httpsPort', cloud, 8443),
+    iotDataPort: pick('iotDataPort', cloud, 8444),
+    plainMqttPort:
+      (options.plainMqttPort ?? cloud.plainMqttPort ?? '') === ''
+        ? undefined
+        : port('plainMqttPort', options.plainMqttPort ?? cloud.plainMqttPort),
   };
 }
 
@@ -50,14 +62,18 @@ const PORT_VARIABLES: Record<string, string> = {
   websocketPort: 'WEBSOCKET_PORT',
   lambdaPort: 'LAMBDA_PORT',
   dynamodbPort: 'DYNAMODB_PORT',
+  mqttPort: 'MQTT_PORT',
+  httpsPort: 'HTTPS_PORT',
+  iotDataPort: 'IOT_DATA_PORT',
+  plainMqttPort: 'PLAIN_MQTT_PORT',
 };
 
 /** Fails with one clear message naming every port that is taken and how to choose another. */
 export async function assertPortsFree(settings: OfflineSettings): Promise<void> {
   const taken: string[] = [];
   for (const [name, variable] of Object.entries(PORT_VARIABLES)) {
-    const value = settings[name as keyof OfflineSettings] as number;
-    if (value !== 0 && !(await isFree(settings.host, value))) {
+    const value = settings[name as keyof OfflineSettings] as number | undefined;
+    if (value !== undefined && value !== 0 && !(await isFree(settings.host, value))) {
       taken.push(
         `  port ${value} (${name}) is in use: stop what holds it or set ${variable}=<port>`,
       );

@@ -14,10 +14,12 @@ z.config(en());
 export const WEBSOCKET_MESSAGE_MAX_BYTES = 128 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 50;
 
-/** An IoT thing name, which is also the device's MQTT client id. */
+/** IoT Core's rule for thing names; the thing name is the device id and its MQTT client id. */
+export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
+
 export const deviceIdSchema = z
   .string()
-  .check(z.regex(/^[a-zA-Z0-9:_-]{1,128}$/, 'must be a thing name: 1-128 of a-z A-Z 0-9 : _ -'));
+  .check(z.regex(THING_NAME_PATTERN, 'must be a thing name: 1-128 of a-z A-Z 0-9 : _ -'));
 
 const topicFilterSchema = z.string().check(
   z.superRefine((filter, ctx) => {

@@ -1,0 +1,177 @@
+/**
+ * The MQTT endpoint of the offline IoT Core: aedes behind TLS that requires a client certificate
+ * from the local CA. As in IoT Core, the certificate names the thing (its subject CN), the MQTT
+ * client id must be that thing name, QoS 2 is refused, and the broker's limits hold.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { certificateIdOf, thingNameFromCertificate } from '../identity';
+import { MAX_CLIENT_ID_BYTES, publishProblem, subscribeProblem } from '../limits';
+
+export interface TlsMaterial {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+/** Who is on the other end of a connection. */
+export interface DeviceIdentity {
+  thingName: string;
+  /** IoT Core's certificate id (SHA-256 of the DER); undefined on the plain local-tools listener. */
+  certificateId: string | undefined;
+}
+
+export interface PublishedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+  clientId: string | undefined;
+  identity: DeviceIdentity | undefined;
+}
+
+export interface MqttEndpointOptions {
+  host: string;
+  port: number;
+  tls: TlsMaterial;
+  /** A plain-TCP listener for trusted local tools; off unless a port is given. */
+  plainPort?: number;
+  /** Every message a connected client publishes (not those published through publish()). */
+  onClientPublish?: (message: PublishedMessage) => void;
+}
+
+export interface MqttEndpoint {
+  broker: Aedes;
+  port: number;
+  plainPort: number | undefined;
+  identityOf(client: Client): DeviceIdentity | undefined;
+  /** Publishes on behalf of the cloud (HTTPS devices, the data plane). */
+  publish(message: { topic: string; payload: Buffer; qos: 0 | 1; retain?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const NOT_AUTHORIZED = 5;
+const IDENTIFIER_REJECTED = 2;
+
+export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<MqttEndpoint> {
+  const identities = new WeakMap<Client, DeviceIdentity>();
+  const plainConnections = new WeakSet<object>();
+
+  const broker = await Aedes.createBroker({
+    // Client ids may be up to 128 bytes in IoT Core; aedes's own default is lower.
+    maxClientsIdLength: MAX_CLIENT_ID_BYTES + 1,
+    authenticate(client, _username, _password, done) {
+      const refuse = (message: string, code: number) =>
+        done(Object.assign(new Error(message), { returnCode: code }) as AuthenticateError, false);
+      if (Buffer.byteLength(client.id ?? '', 'utf8') > MAX_CLIENT_ID_BYTES) {
+        return refuse(`client id longer than ${MAX_CLIENT_ID_BYTES} bytes`, IDENTIFIER_REJECTED);
+      }
+      if (plainConnections.has(client.conn)) {
+        identities.set(client, { thingName: client.id, certificateId: undefined });
+        return done(null, true);
+      }
+      const socket = client.conn as tls.TLSSocket;
+      const certificate = socket.getPeerCertificate(false);
+      const thingName = thingNameFromCertificate(certificate);
+      if (!thingName || !certificate.raw)
+        return refuse('the certificate names no thing', NOT_AUTHORIZED);
+      if (client.id !== thingName) {
+        return refuse(
+          `client id "${client.id}" is not the certificate's thing "${thingName}"`,
+          NOT_AUTHORIZED,
+        );
+      }
+      identities.set(client, { thingName, certificateId: certificateIdOf(certificate.raw) });
+      done(null, true);
+    },
+    authorizePublish(client, packet, done) {
+      if (!client) return done(null); // the cloud's own publishes were checked where they entered
+      if (packet.qos === 2) return done(new Error('QoS 2 is not supported by AWS IoT Core'));
+      const problem = publishProblem(packet.topic, packet.payload.length);
+      done(problem ? new Error(problem) : null);
+    },
+    authorizeSubscribe(_client, subscription, done) {
+      // A refused subscription is answered with the SUBACK failure code 0x80, as IoT Core does.
+      if (subscription.qos === 2 || subscribeProblem(subscription.topic)) return done(null, null);
+      done(null, subscription);
+    },
+  });
+
+  broker.on('publish', (packet, client) => {
+    if (!client || !options.onClientPublish) return;
+    options.onClientPublish({
+      topic: packet.topic,
+      payload: Buffer.from(packet.payload),
+      qos: packet.qos === 1 ? 1 : 0,
+      retain: packet.retain,
+      clientId: client.id,
+      identity: identities.get(client),
+    });
+  });
+
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+
+  const tlsServer = tls.createServer(
+    {
+      key: options.tls.key,
+      cert: options.tls.cert,
+      ca: options.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+    (socket) => {
+      track(socket);
+      broker.handle(socket);
+    },
+  );
+  const port = await listen(tlsServer, options.host, options.port);
+
+  let plainServer: net.Server | undefined;
+  let plainPort: number | undefined;
+  if (options.plainPort !== undefined) {
+    plainServer = net.createServer((socket) => {
+      track(socket);
+      plainConnections.add(socket);
+      broker.handle(socket);
+    });
+    plainPort = await listen(plainServer, options.host, options.plainPort);
+  }
+
+  return {
+    broker,
+    port,
+    plainPort,
+    identityOf: (client) => identities.get(client),
+    publish: ({ topic, payload, qos, retain = false }) =>
+      new Promise((resolve, reject) =>
+        broker.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) =>
+          error ? reject(error) : resolve(),
+        ),
+      ),
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([close(tlsServer), plainServer ? close(plainServer) : undefined]);
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
+  };
+}
+
+export function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+export function close(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

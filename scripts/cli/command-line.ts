@@ -1,0 +1,119 @@
+/**
+ * Argument parsing and usage text shared by the project's command-line tools: long options only,
+ * every command has --help, bad arguments print the usage to stderr with exit code 2, and any
+ * other failure prints its message with exit code 1.
+ */
+import { parseArgs } from 'node:util';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  description: string;
+  /** Shown after a string option in the usage: `--thing NAME`. */
+  value?: string;
+  required?: boolean;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+
+export interface CommandSpec<Options extends OptionSpecs> {
+  /** How the command is run, e.g. `npm run device:create --`. */
+  command: string;
+  summary: string;
+  options: Options;
+  /** Lines printed after the options: examples, environment variables. */
+  notes?: readonly string[];
+}
+
+/** Booleans default to false; optional strings may be undefined. */
+export type OptionValues<Options extends OptionSpecs> = {
+  [Name in keyof Options]: Options[Name]['type'] extends 'boolean'
+    ? boolean
+    : Options[Name]['required'] extends true
+      ? string
+      : string | undefined;
+};
+
+/** Thrown for arguments that make no sense; `runCommand` answers it with the usage and exit 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function formatUsage<Options extends OptionSpecs>(spec: CommandSpec<Options>): string {
+  const entries = Object.entries(spec.options);
+  const label = (name: string, option: OptionSpec) =>
+    option.type === 'string' ? `--${name} ${option.value ?? 'VALUE'}` : `--${name}`;
+  const synopsis = [
+    ...entries.filter(([, option]) => option.required).map(([name, o]) => label(name, o)),
+    '[options]',
+  ].join(' ');
+  const rows: [string, string][] = [
+    ...entries.map(([name, option]): [string, string] => [
+      label(name, option),
+      option.required ? `${option.description} (required)` : option.description,
+    ]),
+    ['--help', 'show this help'],
+  ];
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const lines = [
+    `Usage: ${spec.command} ${synopsis}`,
+    '',
+    spec.summary,
+    '',
+    'Options:',
+    ...rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`),
+  ];
+  if (spec.notes?.length) lines.push('', ...spec.notes);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The parsed options, or undefined when --help (or -h) is among the arguments. */
+export function parseOptions<Options extends OptionSpecs>(
+  spec: CommandSpec<Options>,
+  argv: readonly string[],
+): OptionValues<Options> | undefined {
+  if (argv.includes('--help') || argv.includes('-h')) return undefined;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const config = Object.fromEntries(
+      Object.entries(spec.options).map(([name, option]) => [name, { type: option.type }]),
+    );
+    ({ values } = parseArgs({ args: [...argv], options: config, strict: true }));
+  } catch (error) {
+    // parseArgs reports unknown options, missing values and stray arguments as TypeErrors.
+    throw new UsageError((error as Error).message);
+  }
+  for (const [name, option] of Object.entries(spec.options)) {
+    if (option.type === 'boolean') values[name] ??= false;
+    else if (option.required && values[name] === undefined) {
+      throw new UsageError(`--${name} is required`);
+    }
+  }
+  return values as OptionValues<Options>;
+}
+
+/**
+ * Parses the arguments and runs `main`, turning errors into messages and exit codes
+ * (process.exitCode, so that pending output is flushed before the process ends).
+ */
+export async function runCommand<Options extends OptionSpecs>(
+  spec: CommandSpec<Options>,
+  main: (options: OptionValues<Options>) => Promise<void> | void,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  try {
+    const options = parseOptions(spec, argv);
+    if (options === undefined) {
+      process.stdout.write(formatUsage(spec));
+      return;
+    }
+    await main(options);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n\n${formatUsage(spec)}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

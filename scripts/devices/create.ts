@@ -1,0 +1,94 @@
+/**
+ * device:create: creates a device identity (thing, certificate and private key) for the offline
+ * IoT Core (signed by the local CA) or for AWS IoT Core, and writes the device folder.
+ */
+import path from 'node:path';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { runCommand, type CommandSpec, type OptionSpecs } from '../cli/command-line';
+import { createAwsDevice } from './aws-device-folder';
+import {
+  CERTIFICATE_FILE,
+  CONFIG_FILE,
+  PRIVATE_KEY_FILE,
+  type CreatedDevice,
+} from './device-folder';
+import {
+  AWS_ENVIRONMENT_NOTE,
+  deviceOptions,
+  LOCAL_CLOUD_DIR_NOTE,
+  resolveTarget,
+} from './device-options';
+import { createLocalDevice } from './local-device';
+
+const spec = {
+  command: 'npm run device:create --',
+  summary:
+    'Creates a device: a thing with a certificate and private key, written to <out>/<thing>/.\n' +
+    'Offline (default) the local CA signs the certificate; with --stage AWS IoT Core issues it\n' +
+    'and attaches the policy telemetry-<stage>-device.',
+  options: {
+    ...deviceOptions,
+    force: {
+      type: 'boolean',
+      description: 're-issue: replace an existing device (on AWS its certificates are deleted)',
+    },
+  },
+  notes: [
+    'Environment:',
+    LOCAL_CLOUD_DIR_NOTE,
+    '  MQTT_PORT, HTTPS_PORT  ports written to a local device.json (default: 8883, 8443)',
+    AWS_ENVIRONMENT_NOTE,
+    '',
+    'Examples:',
+    '  npm run device:create -- --thing sensor-1',
+    '  npm run device:create -- --thing sensor-1 --stage dev --region eu-west-1',
+  ],
+} as const satisfies CommandSpec<OptionSpecs>;
+
+await runCommand(spec, async (options) => {
+  const target = resolveTarget(options);
+  const { thingName, devicesDir } = target;
+
+  if (target.mode === 'local') {
+    const device = createLocalDevice({
+      thingName,
+      devicesDir,
+      localCloudDir: target.localCloudDir,
+      replace: options.force,
+    });
+    printSummary(`Created device "${thingName}" for the offline IoT Core`, device);
+    return;
+  }
+
+  const { stage } = target;
+  const iot = new IoTClient(target.region ? { region: target.region } : {});
+  try {
+    process.stderr.write(`Creating "${thingName}" in AWS IoT Core (stage ${stage})…\n`);
+    const device = await createAwsDevice(iot, {
+      thingName,
+      stage,
+      devicesDir,
+      replace: options.force,
+      log: (line) => process.stderr.write(`  ${line}\n`),
+    });
+    printSummary(`Created device "${thingName}" in AWS IoT Core (stage ${stage})`, device);
+  } finally {
+    iot.destroy();
+  }
+});
+
+function printSummary(title: string, { folder, config }: CreatedDevice): void {
+  const rows: [string, string][] = [
+    [CERTIFICATE_FILE, `device certificate, id ${config.certificateId}`],
+    [PRIVATE_KEY_FILE, 'private key (mode 0600)'],
+    [config.rootCa, 'root CA the device trusts'],
+    [
+      CONFIG_FILE,
+      `${config.endpoint}, MQTT port ${config.mqttPort}, HTTPS port ${config.httpsPort}`,
+    ],
+  ];
+  process.stdout.write(
+    `${title}:\n  ${folder}${path.sep}\n` +
+      rows.map(([file, what]) => `    ${file.padEnd(21)}${what}\n`).join(''),
+  );
+}
