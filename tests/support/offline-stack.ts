@@ -4,7 +4,8 @@
  * packaging tests can run side by side.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from './ports';
 
@@ -12,8 +13,17 @@ export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 export const SERVERLESS_BIN = path.join(REPO_ROOT, 'node_modules/serverless/bin/serverless.js');
 
 export interface OfflineStack {
-  ports: { websocket: number; lambda: number; dynamodb: number };
+  ports: {
+    websocket: number;
+    lambda: number;
+    dynamodb: number;
+    mqtt: number;
+    https: number;
+    iotData: number;
+  };
   websocketUrl: string;
+  /** The stack's own LOCAL_CLOUD_DIR (CA, devices, dead letters), removed on stop. */
+  localCloudDir: string;
   output(): string;
   stop(): Promise<number | null>;
 }
@@ -23,8 +33,16 @@ const READY_LINE = 'Offline cloud ready';
 export async function startOfflineStack(
   extraEnv: Record<string, string> = {},
 ): Promise<OfflineStack> {
-  const [websocket, lambda, dynamodb] = (await freePorts(3)) as [number, number, number];
+  const [websocket, lambda, dynamodb, mqtt, https, iotData] = (await freePorts(6)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const workFolder = `.esbuild-test-${process.pid}-${websocket}`;
+  const localCloudDir = await mkdtemp(path.join(os.tmpdir(), 'local-cloud-'));
   const child = spawn(process.execPath, [SERVERLESS_BIN, 'offline', 'start', '--stage', 'dev'], {
     cwd: REPO_ROOT,
     env: {
@@ -32,6 +50,10 @@ export async function startOfflineStack(
       WEBSOCKET_PORT: String(websocket),
       LAMBDA_PORT: String(lambda),
       DYNAMODB_PORT: String(dynamodb),
+      MQTT_PORT: String(mqtt),
+      HTTPS_PORT: String(https),
+      IOT_DATA_PORT: String(iotData),
+      LOCAL_CLOUD_DIR: localCloudDir,
       ESBUILD_WORK_FOLDER: workFolder,
       ...extraEnv,
     },
@@ -49,6 +71,7 @@ export async function startOfflineStack(
     const code = await exited;
     clearTimeout(timer);
     await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
+    await rm(localCloudDir, { recursive: true, force: true });
     return code;
   };
 
@@ -59,8 +82,9 @@ export async function startOfflineStack(
     throw new Error(`${(error as Error).message}\n--- offline output ---\n${output}`);
   }
   return {
-    ports: { websocket, lambda, dynamodb },
+    ports: { websocket, lambda, dynamodb, mqtt, https, iotData },
     websocketUrl: `ws://localhost:${websocket}`,
+    localCloudDir,
     output: () => output,
     stop,
   };
