@@ -1,0 +1,316 @@
+/**
+ * The offline IoT Core end to end: devices with certificates from the local CA publish over MQTT
+ * and HTTPS, the topic rule from serverless.yml invokes forwardTelemetry, and WebSocket clients
+ * receive the readings; commands travel back; what IoT Core refuses is refused here too.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { MqttClient } from 'mqtt';
+import { DeadLetterStore } from '../../local/iot/dead-letters';
+import { deadLetterDirectory } from '../../local/iot/core';
+import {
+  connectDevice,
+  deviceCredentials,
+  httpsPublish,
+  type DeviceCredentials,
+} from '../support/devices';
+import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
+import { connectClient, type TestClient } from '../support/ws-client';
+
+const run = promisify(execFile);
+
+let stack: OfflineStack;
+let sensor1: DeviceCredentials;
+let viewer: TestClient;
+let scratch: string;
+
+beforeAll(async () => {
+  stack = await startOfflineStack();
+  sensor1 = deviceCredentials(stack.localCloudDir, 'sensor-1');
+  viewer = await connectClient(stack.websocketUrl);
+  scratch = await mkdtemp(path.join(os.tmpdir(), 'iot-offline-'));
+}, 120_000);
+
+afterAll(async () => {
+  await viewer?.close();
+  await stack?.stop();
+  await rm(scratch, { recursive: true, force: true });
+}, 30_000);
+
+const telemetryWith = (deviceId: string, marker: number) => (frame: Record<string, unknown>) =>
+  frame.type === 'telemetry' &&
+  frame.deviceId === deviceId &&
+  (frame.data as Record<string, unknown>).marker === marker;
+
+async function publishAndClose(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  qos: 0 | 1 = 1,
+) {
+  await client.publishAsync(topic, payload, { qos });
+  await client.endAsync();
+}
+
+describe('telemetry from devices to WebSocket clients', () => {
+  it('an MQTT device’s reading arrives with deviceId and receivedAt', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    await publishAndClose(
+      device,
+      'devices/sensor-1/telemetry',
+      JSON.stringify({ temperature: 21.5, marker: 1 }),
+    );
+
+    const frame = await viewer.waitFor(telemetryWith('sensor-1', 1));
+    expect(frame).toMatchObject({
+      topic: 'devices/sensor-1/telemetry',
+      deviceId: 'sensor-1',
+      receivedAt: expect.any(Number),
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      data: { temperature: 21.5, marker: 1 },
+    });
+  });
+
+  it('an HTTPS POST arrives the same way, answered as IoT Core answers', async () => {
+    const answer = await httpsPublish(
+      stack.ports.https,
+      '/topics/devices/sensor-1/telemetry?qos=1',
+      JSON.stringify({ humidity: 40, marker: 2 }),
+      sensor1,
+    );
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ message: 'OK', traceId: expect.any(String) });
+    await expect(viewer.waitFor(telemetryWith('sensor-1', 2))).resolves.toMatchObject({
+      data: { humidity: 40, marker: 2 },
+    });
+  });
+
+  it('a sendCommand from a WebSocket client reaches the device subscribed to its command topic', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1, { clean: true });
+    await device.subscribeAsync('devices/sensor-1/commands', { qos: 1 });
+    const received = new Promise<Record<string, unknown>>((resolve) =>
+      device.once('message', (_topic, payload) => resolve(JSON.parse(payload.toString()))),
+    );
+    viewer.send({ action: 'sendCommand', deviceId: 'sensor-1', command: { reboot: true } });
+    const sent = await viewer.waitFor((frame) => frame.type === 'commandSent');
+    await expect(received).resolves.toEqual({
+      commandId: sent.commandId,
+      command: { reboot: true },
+      issuedAt: expect.any(String),
+    });
+    await device.endAsync();
+  });
+
+  it('a payload that is not JSON goes to the dead-letter store, not into the void', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    await publishAndClose(device, 'devices/sensor-1/telemetry', Buffer.from([0xff, 0x00, 0xfe]));
+    const store = new DeadLetterStore(deadLetterDirectory(stack.localCloudDir));
+    const deadline = Date.now() + 15_000;
+    let letters = await store.list();
+    while (letters.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      letters = await store.list();
+    }
+    expect(letters).toEqual([
+      expect.objectContaining({
+        rule: 'ForwardTelemetryIotTopicRule1',
+        functionName: 'telemetry-dev-forwardTelemetry',
+        topic: 'devices/sensor-1/telemetry',
+        payloadBase64: Buffer.from([0xff, 0x00, 0xfe]).toString('base64'),
+        reason: expect.stringContaining('not JSON'),
+      }),
+    ]);
+  });
+});
+
+describe('what IoT Core refuses', () => {
+  const expectConnectFailure = async (credentials: Partial<DeviceCredentials> & { ca: string }) => {
+    await expect(connectDevice(stack.ports.mqtt, credentials)).rejects.toThrow();
+  };
+
+  it('a device without a certificate', async () => {
+    await expectConnectFailure({ ca: sensor1.ca, thingName: 'sensor-1' });
+  });
+
+  it('a certificate from another CA', async () => {
+    const stranger = deviceCredentials(path.join(scratch, 'other-ca'), 'sensor-1');
+    await expectConnectFailure({ ...stranger, ca: sensor1.ca });
+  });
+
+  it('a client id that is not the certificate’s thing name', async () => {
+    await expect(
+      connectDevice(stack.ports.mqtt, { ...sensor1, thingName: 'sensor-2' }),
+    ).rejects.toThrow(/Not authorized/i);
+  });
+
+  it('a QoS 2 publish closes the connection and delivers nothing', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    device.publish('devices/sensor-1/telemetry', JSON.stringify({ marker: 20 }), { qos: 2 });
+    await closed;
+    device.end(true);
+  });
+
+  it('a 129 KB payload closes the connection and delivers nothing', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    device.publish(
+      'devices/sensor-1/telemetry',
+      JSON.stringify({ marker: 21, pad: 'x'.repeat(129 * 1024) }),
+      {
+        qos: 1,
+      },
+    );
+    await closed;
+    device.end(true);
+  });
+
+  it.each([
+    ['no certificate', 403, '/topics/devices/sensor-1/telemetry?qos=1', '{}', false],
+    ['a QoS of 2', 400, '/topics/devices/sensor-1/telemetry?qos=2', '{}', true],
+    ['a wildcard topic', 400, '/topics/devices/%2B/telemetry?qos=1', '{}', true],
+    [
+      'a payload over 128 KB',
+      413,
+      '/topics/devices/sensor-1/telemetry?qos=1',
+      'x'.repeat(129 * 1024),
+      true,
+    ],
+  ])('HTTPS: %s → %i', async (_name, status, url, body, withCertificate) => {
+    const credentials = withCertificate ? sensor1 : { ca: sensor1.ca };
+    const answer = await httpsPublish(stack.ports.https, url, body, credentials);
+    expect(answer.status).toBe(status);
+    expect(JSON.parse(answer.body)).toEqual({
+      message: expect.any(String),
+      traceId: expect.any(String),
+    });
+  });
+
+  it('…and keeps serving the next valid message after all of the above', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    await publishAndClose(device, 'devices/sensor-1/telemetry', JSON.stringify({ marker: 3 }));
+    await viewer.waitFor(telemetryWith('sensor-1', 3));
+    const refused = viewer.frames.filter(
+      (frame) =>
+        frame.type === 'telemetry' &&
+        [20, 21].includes((frame.data as { marker?: number }).marker ?? 0),
+    );
+    expect(refused).toEqual([]);
+  });
+});
+
+describe('real clients nobody here wrote', () => {
+  const missing = ['mosquitto_pub', 'mosquitto_sub', 'curl'].filter(
+    (tool) =>
+      !['/usr/bin', '/usr/local/bin', '/bin'].some((dir) => existsSync(path.join(dir, tool))),
+  );
+  if (missing.length > 0 && process.env.CI) {
+    it('are installed (CI installs mosquitto-clients and curl)', () => {
+      expect(missing).toEqual([]);
+    });
+    return;
+  }
+  if (missing.length > 0) {
+    it.skip(`need ${missing.join(', ')}: apt-get install mosquitto-clients curl`, () => undefined);
+    return;
+  }
+
+  let files: { ca: string; cert: string; key: string };
+  beforeAll(async () => {
+    files = {
+      ca: path.join(scratch, 'ca.pem'),
+      cert: path.join(scratch, 'cert.pem'),
+      key: path.join(scratch, 'key.pem'),
+    };
+    await writeFile(files.ca, sensor1.ca);
+    await writeFile(files.cert, sensor1.cert);
+    await writeFile(files.key, sensor1.key, { mode: 0o600 });
+  });
+
+  const tls = () => [
+    '--cafile',
+    files.ca,
+    '--cert',
+    files.cert,
+    '--key',
+    files.key,
+    '-h',
+    'localhost',
+  ];
+
+  it('mosquitto_pub publishes telemetry that reaches WebSocket clients', async () => {
+    await run('mosquitto_pub', [
+      ...tls(),
+      '-p',
+      String(stack.ports.mqtt),
+      '-i',
+      'sensor-1',
+      '-q',
+      '1',
+      '-t',
+      'devices/sensor-1/telemetry',
+      '-m',
+      JSON.stringify({ temperature: 21.5, marker: 4 }),
+    ]);
+    await expect(viewer.waitFor(telemetryWith('sensor-1', 4))).resolves.toMatchObject({
+      deviceId: 'sensor-1',
+    });
+  });
+
+  it('mosquitto_sub receives a command sent from a WebSocket client', async () => {
+    const subscriber = run('mosquitto_sub', [
+      ...tls(),
+      '-p',
+      String(stack.ports.mqtt),
+      '-i',
+      'sensor-1',
+      '-q',
+      '1',
+      '-t',
+      'devices/sensor-1/commands',
+      '-C',
+      '1',
+      '-W',
+      '20',
+    ]);
+    // Commands are published only once the subscription exists: retry until it is delivered.
+    const sender = setInterval(
+      () => viewer.send({ action: 'sendCommand', deviceId: 'sensor-1', command: 'identify' }),
+      300,
+    );
+    try {
+      const { stdout } = await subscriber;
+      expect(JSON.parse(stdout)).toMatchObject({
+        command: 'identify',
+        commandId: expect.any(String),
+      });
+    } finally {
+      clearInterval(sender);
+    }
+  });
+
+  it('curl publishes over HTTPS with the device certificate', async () => {
+    const { stdout } = await run('curl', [
+      '--silent',
+      '--show-error',
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--cacert',
+      files.ca,
+      '-X',
+      'POST',
+      '--data',
+      JSON.stringify({ marker: 5 }),
+      `https://localhost:${stack.ports.https}/topics/devices/sensor-1/telemetry?qos=1`,
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ message: 'OK' });
+    await viewer.waitFor(telemetryWith('sensor-1', 5));
+  });
+});

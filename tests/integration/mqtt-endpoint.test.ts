@@ -1,0 +1,158 @@
+/** The MQTT endpoint on its own: the MQTT features devices rely on, and IoT Core's limits. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { MqttClient } from 'mqtt';
+import {
+  startMqttEndpoint,
+  type MqttEndpoint,
+  type PublishedMessage,
+} from '../../local/iot/broker/mqtt-endpoint';
+import { ensureLocalCa, ensureServerCertificate } from '../../local/iot/identity';
+import { connectDevice, deviceCredentials, type DeviceCredentials } from '../support/devices';
+
+let dir: string;
+let endpoint: MqttEndpoint;
+const published: PublishedMessage[] = [];
+const device: Record<string, DeviceCredentials> = {};
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mqtt-endpoint-'));
+  const ca = ensureLocalCa(dir);
+  const server = ensureServerCertificate(dir, ca);
+  endpoint = await startMqttEndpoint({
+    host: 'localhost',
+    port: 0,
+    tls: { key: server.privateKeyPem, cert: server.certificatePem, ca: ca.certificatePem },
+    onClientPublish: (message) => published.push(message),
+  });
+  for (const name of ['d-1', 'd-2', 'x'.repeat(129)].slice(0, 2))
+    device[name] = deviceCredentials(dir, name);
+});
+
+afterAll(async () => {
+  await endpoint.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const connect = (name: string, options = {}) =>
+  connectDevice(endpoint.port, device[name]!, options);
+const nextMessage = (client: MqttClient) =>
+  new Promise<{ topic: string; payload: string }>((resolve) =>
+    client.once('message', (topic, payload) => resolve({ topic, payload: payload.toString() })),
+  );
+const closedBy = (client: MqttClient) =>
+  new Promise<void>((resolve) => client.once('close', () => resolve()));
+
+describe('MQTT features', () => {
+  it('reports who published: client id and the certificate id', async () => {
+    const client = await connect('d-1');
+    await client.publishAsync('devices/d-1/telemetry', '{"a":1}', { qos: 1 });
+    await client.endAsync();
+    expect(published.at(-1)).toMatchObject({
+      topic: 'devices/d-1/telemetry',
+      clientId: 'd-1',
+      qos: 1,
+      identity: { thingName: 'd-1', certificateId: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+  });
+
+  it('keeps retained messages for later subscribers', async () => {
+    const publisher = await connect('d-1');
+    await publisher.publishAsync('devices/d-1/status', 'online', { qos: 1, retain: true });
+    await publisher.endAsync();
+    const subscriber = await connect('d-2');
+    const message = nextMessage(subscriber);
+    await subscriber.subscribeAsync('devices/+/status', { qos: 1 });
+    await expect(message).resolves.toEqual({ topic: 'devices/d-1/status', payload: 'online' });
+    await subscriber.endAsync();
+    // An empty retained message clears it, as MQTT defines.
+    await endpoint.publish({
+      topic: 'devices/d-1/status',
+      payload: Buffer.alloc(0),
+      qos: 1,
+      retain: true,
+    });
+  });
+
+  it('publishes the last will when a device drops', async () => {
+    const watcher = await connect('d-2');
+    await watcher.subscribeAsync('devices/d-1/status', { qos: 1 });
+    const will = nextMessage(watcher);
+    const dying = await connect('d-1', {
+      will: { topic: 'devices/d-1/status', payload: 'lost', qos: 1, retain: false },
+    });
+    dying.stream.destroy(); // no DISCONNECT: the broker must send the will
+    await expect(will).resolves.toEqual({ topic: 'devices/d-1/status', payload: 'lost' });
+    await watcher.endAsync();
+  });
+
+  it('queues QoS 1 messages for a persistent session while the device is away', async () => {
+    const first = await connect('d-2', { clean: false });
+    await first.subscribeAsync('devices/d-2/commands', { qos: 1 });
+    await first.endAsync();
+    await endpoint.publish({
+      topic: 'devices/d-2/commands',
+      payload: Buffer.from('while-away'),
+      qos: 1,
+    });
+    const back = await connectDevice(endpoint.port, device['d-2']!, {
+      clean: false,
+      manualConnect: false,
+    });
+    await expect(nextMessage(back)).resolves.toEqual({
+      topic: 'devices/d-2/commands',
+      payload: 'while-away',
+    });
+    await back.endAsync();
+  });
+
+  it('supports + and # subscriptions', async () => {
+    const client = await connect('d-2');
+    await client.subscribeAsync(['fleet/#', 'site/+/alarm'], { qos: 0 });
+    const topics: string[] = [];
+    const both = new Promise<void>((resolve) =>
+      client.on('message', (topic) => topics.push(topic) === 2 && resolve()),
+    );
+    for (const topic of ['fleet/a/b/c', 'site/x/other', 'site/x/alarm']) {
+      await endpoint.publish({ topic, payload: Buffer.from('x'), qos: 0 });
+    }
+    await both;
+    expect(topics).toEqual(['fleet/a/b/c', 'site/x/alarm']);
+    await client.endAsync();
+  });
+});
+
+describe('IoT Core limits', () => {
+  it('refuses a QoS 2 subscription with the SUBACK failure code', async () => {
+    const client = await connect('d-1');
+    const refused = await client
+      .subscribeAsync('devices/d-1/commands', { qos: 2 })
+      .catch((error) => error);
+    expect(refused).toMatchObject({ packet: { granted: [128] } });
+    await client.endAsync();
+  });
+
+  it.each([
+    ['a reserved $aws topic', '$aws/things/d-1/shadow/update'],
+    ['a topic with 8 slashes', 'a/b/c/d/e/f/g/h/i'],
+    ['a topic over 256 bytes', `devices/${'x'.repeat(260)}`],
+  ])('closes the connection on a publish to %s', async (_name, topic) => {
+    const client = await connect('d-1');
+    const closed = closedBy(client);
+    const before = published.length;
+    client.publish(topic, 'x', { qos: 1 });
+    await closed;
+    client.end(true);
+    expect(published.length).toBe(before);
+  });
+
+  it('refuses a client id over 128 bytes', async () => {
+    const long = 'x'.repeat(129);
+    const credentials = { ...device['d-1']!, thingName: long };
+    await expect(connectDevice(endpoint.port, credentials)).rejects.toThrow(
+      /Identifier rejected|Not authorized/i,
+    );
+  });
+});

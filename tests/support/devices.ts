@@ -1,0 +1,90 @@
+/** Test devices: certificates from a stack's local CA, and mqtt.js clients that use them. */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import https from 'node:https';
+import { ensureLocalCa, issueDeviceCertificate } from '../../local/iot/identity';
+
+export interface DeviceCredentials {
+  thingName: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export function deviceCredentials(localCloudDir: string, thingName: string): DeviceCredentials {
+  const ca = ensureLocalCa(localCloudDir);
+  const issued = issueDeviceCertificate(ca, thingName);
+  return {
+    thingName,
+    ca: ca.certificatePem,
+    cert: issued.certificatePem,
+    key: issued.privateKeyPem,
+  };
+}
+
+export function connectDevice(
+  port: number,
+  credentials: Partial<DeviceCredentials> & { ca: string },
+  options: IClientOptions = {},
+): Promise<MqttClient> {
+  const client = mqtt.connect(`mqtts://localhost:${port}`, {
+    ca: credentials.ca,
+    cert: credentials.cert,
+    key: credentials.key,
+    clientId: credentials.thingName,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...options,
+  });
+  // A refused TLS handshake can end in a bare 'close' with no 'error': that is a failure too.
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) => {
+      client.end(true);
+      reject(error);
+    };
+    client.once('connect', () => resolve(client));
+    client.once('error', fail);
+    client.once('close', () => fail(new Error('connection closed before CONNACK')));
+  });
+}
+
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+}
+
+/** POST /topics/{topic}?… as a device (or, without cert/key, as a stranger) would. */
+export function httpsPublish(
+  port: number,
+  path: string,
+  body: string | Buffer,
+  credentials: Partial<DeviceCredentials> & { ca: string },
+): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      {
+        host: 'localhost',
+        port,
+        path,
+        method: 'POST',
+        ca: credentials.ca,
+        cert: credentials.cert,
+        key: credentials.key,
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
