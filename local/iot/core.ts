@@ -11,6 +11,12 @@ import { startDeviceHttpsEndpoint, type DeviceHttpsEndpoint } from './endpoints/
 import type { PublishRequest } from './endpoints/publish-request';
 import { ensureLocalCa, ensureServerCertificate } from './identity';
 import { OfflineLambdaInvoker } from './lambda-invoker';
+import {
+  evaluatePolicies,
+  type IotAction,
+  type NamedPolicyDocument,
+  type PolicyContext,
+} from './policy';
 import { RulesEngine, type TopicRule } from './rules/engine';
 
 export interface OfflineIotCoreOptions {
@@ -22,10 +28,19 @@ export interface OfflineIotCoreOptions {
   /** Where the CA, the server certificate and the dead letters live (`.local-cloud`). */
   stateDir: string;
   rules: TopicRule[];
+  /** The IoT policies from serverless.yml, attached to every device certificate, as device:create does. */
+  policies: NamedPolicyDocument[];
+  /** The account and region the policies' ARNs are evaluated in. */
+  region: string;
   /** serverless-offline's Lambda API, which the rules' Lambda actions call. */
   lambdaEndpoint: string;
   onError?: (error: unknown) => void;
+  /** Told each time the policy denies something, with the reason. */
+  onDenied?: (reason: string) => void;
 }
+
+/** The offline account id in the ARNs the policies are evaluated against. */
+export const OFFLINE_ACCOUNT_ID = '000000000000';
 
 export interface OfflineIotCore {
   mqtt: MqttEndpoint;
@@ -49,8 +64,31 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
     onError: options.onError,
   });
 
+  const context = (extra: Partial<PolicyContext>): PolicyContext => ({
+    region: options.region,
+    accountId: OFFLINE_ACCOUNT_ID,
+    ...extra,
+  });
+  const decide = (action: IotAction, target: string, policyContext: PolicyContext) => {
+    const decision = evaluatePolicies(options.policies, action, target, policyContext);
+    if (!decision.allowed) options.onDenied?.(decision.reason);
+    return decision;
+  };
+
   const mqtt = await startMqttEndpoint({
     host: options.host,
+    // Over MQTT the certificate's thing is known; thing policy variables resolve.
+    authorize: (action, target, { clientId, identity }) =>
+      decide(
+        action,
+        target,
+        context({
+          clientId,
+          thingName: identity.thingName,
+          certificateId: identity.certificateId,
+          certificateCommonName: identity.thingName,
+        }),
+      ),
     port: options.mqttPort,
     plainPort: options.plainMqttPort,
     tls,
@@ -82,6 +120,17 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       port: options.httpsPort,
       tls,
       publish: publishFromHttp,
+      // Over HTTPS IoT Core knows no client id and no thing: only certificate variables resolve.
+      authorizePublish: (topic, identity, retain) => {
+        const https = context({
+          certificateId: identity.certificateId,
+          certificateCommonName: identity.thingName,
+        });
+        return (
+          decide('iot:Publish', topic, https).allowed &&
+          (!retain || decide('iot:RetainPublish', topic, https).allowed)
+        );
+      },
     });
     started.push(https);
     const dataPlane = await startDataPlaneEndpoint({

@@ -191,6 +191,36 @@ describe('what IoT Core refuses', () => {
     });
   });
 
+  it('the device policy: publishing to another device’s topic closes the connection', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    device.publish('devices/sensor-2/telemetry', JSON.stringify({ marker: 22 }), { qos: 1 });
+    await closed;
+    device.end(true);
+  });
+
+  it('the device policy: subscribing beyond its own command topic is refused (0x80)', async () => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    for (const filter of ['devices/+/commands', 'devices/#', 'devices/sensor-2/commands']) {
+      const refused = await device.subscribeAsync(filter, { qos: 1 }).catch((error) => error);
+      expect(refused).toMatchObject({ packet: { granted: [128] } });
+    }
+    await expect(device.subscribeAsync('devices/sensor-1/commands', { qos: 1 })).resolves.toEqual([
+      expect.objectContaining({ qos: 1 }),
+    ]);
+    await device.endAsync();
+  });
+
+  it('the device policy: an HTTPS publish to another device’s topic is forbidden', async () => {
+    const answer = await httpsPublish(
+      stack.ports.https,
+      '/topics/devices/sensor-2/telemetry?qos=1',
+      JSON.stringify({ marker: 23 }),
+      sensor1,
+    );
+    expect(answer.status).toBe(403);
+  });
+
   it('…and keeps serving the next valid message after all of the above', async () => {
     const device = await connectDevice(stack.ports.mqtt, sensor1);
     await publishAndClose(device, 'devices/sensor-1/telemetry', JSON.stringify({ marker: 3 }));

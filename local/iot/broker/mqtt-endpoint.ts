@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { certificateIdOf, thingNameFromCertificate } from '../identity';
 import { MAX_CLIENT_ID_BYTES, publishProblem, subscribeProblem } from '../limits';
+import type { Decision, IotAction } from '../policy';
 
 export interface TlsMaterial {
   key: string;
@@ -39,6 +40,16 @@ export interface MqttEndpointOptions {
   plainPort?: number;
   /** Every message a connected client publishes (not those published through publish()). */
   onClientPublish?: (message: PublishedMessage) => void;
+  /**
+   * The device policy, asked on connect, publish, subscribe and receive. Clients of the plain
+   * local-tools listener are trusted and not asked. Without it, everything is allowed.
+   */
+  authorize?: (
+    action: IotAction,
+    target: string,
+    client: { clientId: string; identity: DeviceIdentity },
+  ) => Decision;
+  onDenied?: (decision: Decision) => void;
 }
 
 export interface MqttEndpoint {
@@ -57,6 +68,14 @@ const IDENTIFIER_REJECTED = 2;
 export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<MqttEndpoint> {
   const identities = new WeakMap<Client, DeviceIdentity>();
   const plainConnections = new WeakSet<object>();
+  /** Whether the policy allows `client` this action; logs the reason when it does not. */
+  const allowed = (client: Client, action: IotAction, target: string): boolean => {
+    const identity = identities.get(client);
+    if (!options.authorize || !identity || plainConnections.has(client.conn)) return true;
+    const decision = options.authorize(action, target, { clientId: client.id, identity });
+    if (!decision.allowed) options.onDenied?.(decision);
+    return decision.allowed;
+  };
 
   const broker = await Aedes.createBroker({
     // Client ids may be up to 128 bytes in IoT Core; aedes's own default is lower.
@@ -83,18 +102,37 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         );
       }
       identities.set(client, { thingName, certificateId: certificateIdOf(certificate.raw) });
+      if (!allowed(client, 'iot:Connect', client.id)) {
+        return refuse(`the policy does not allow client "${client.id}" to connect`, NOT_AUTHORIZED);
+      }
       done(null, true);
     },
     authorizePublish(client, packet, done) {
       if (!client) return done(null); // the cloud's own publishes were checked where they entered
       if (packet.qos === 2) return done(new Error('QoS 2 is not supported by AWS IoT Core'));
       const problem = publishProblem(packet.topic, packet.payload.length);
-      done(problem ? new Error(problem) : null);
+      if (problem) return done(new Error(problem));
+      const permitted =
+        allowed(client, 'iot:Publish', packet.topic) &&
+        (!packet.retain || allowed(client, 'iot:RetainPublish', packet.topic));
+      // IoT Core disconnects an MQTT 3.1.1 client that publishes where it may not.
+      done(
+        permitted
+          ? null
+          : new Error(`publishing to "${packet.topic}" is not allowed by the policy`),
+      );
     },
-    authorizeSubscribe(_client, subscription, done) {
+    authorizeSubscribe(client, subscription, done) {
       // A refused subscription is answered with the SUBACK failure code 0x80, as IoT Core does.
       if (subscription.qos === 2 || subscribeProblem(subscription.topic)) return done(null, null);
+      if (!allowed(client, 'iot:Subscribe', subscription.topic)) return done(null, null);
       done(null, subscription);
+    },
+    authorizeForward(client, packet) {
+      // A message the policy does not let this client receive is silently not delivered.
+      if (packet.topic.startsWith('$SYS') || allowed(client, 'iot:Receive', packet.topic))
+        return packet;
+      return null;
     },
   });
 

@@ -20,6 +20,8 @@ export interface DeviceHttpsOptions {
   port: number;
   tls: TlsMaterial;
   publish(request: PublishRequest, identity: DeviceIdentity): Promise<void>;
+  /** The device policy for the HTTPS publish; without it, everything is allowed. */
+  authorizePublish?: (topic: string, identity: DeviceIdentity, retain: boolean) => boolean;
 }
 
 export interface DeviceHttpsEndpoint {
@@ -50,10 +52,14 @@ export async function startDeviceHttpsEndpoint(
       }
       try {
         const publish = await readPublishRequest(request);
-        await options.publish(publish, {
-          thingName,
-          certificateId: certificateIdOf(certificate.raw),
-        });
+        const identity = { thingName, certificateId: certificateIdOf(certificate.raw) };
+        if (
+          options.authorizePublish &&
+          !options.authorizePublish(publish.topic, identity, publish.retain)
+        ) {
+          return answer(response, 403, 'Forbidden');
+        }
+        await options.publish(publish, identity);
         answer(response, 200, 'OK');
       } catch (error) {
         if (error instanceof PublishRequestError)

@@ -1,0 +1,96 @@
+/**
+ * `npm run dlq -- list|redrive`: the offline IoT Core's dead letters (messages a topic rule could
+ * not deliver). `redrive` invokes each letter's function again through the running offline stack
+ * and removes the letter once the function succeeds.
+ */
+import { deadLetterDirectory } from '../local/iot/core';
+import { DeadLetterStore, type DeadLetter } from '../local/iot/dead-letters';
+import { defaultLocalCloudDir } from '../local/iot/identity';
+import { OfflineLambdaInvoker } from '../local/iot/lambda-invoker';
+import { runCommand, UsageError, type CommandSpec } from './cli/command-line';
+
+const options = {
+  id: { type: 'string', value: 'ID', description: 'only the dead letter with this id' },
+  json: { type: 'boolean', description: 'list: print the letters as JSON' },
+} as const;
+
+const spec = {
+  command: 'npm run dlq -- list|redrive',
+  summary: 'Lists or redrives the dead letters of the offline IoT Core rules.',
+  options,
+  notes: [
+    'Commands:',
+    '  list      show each dead letter: when, which rule and topic, why it failed',
+    '  redrive   invoke the function again (the stack must be running); delivered letters are removed',
+    '',
+    'Environment:',
+    '  LOCAL_CLOUD_DIR   where the offline cloud keeps its state (default: .local-cloud)',
+    "  LAMBDA_PORT       the running stack's Lambda port (default: 3002)",
+  ],
+} as const satisfies CommandSpec<typeof options>;
+
+const [subcommand, ...rest] = process.argv.slice(2);
+const argv = subcommand === '--help' || subcommand === '-h' ? ['--help'] : rest;
+
+await runCommand(
+  spec,
+  async ({ id, json }) => {
+    if (subcommand !== 'list' && subcommand !== 'redrive') {
+      throw new UsageError(
+        subcommand ? `unknown command "${subcommand}"` : 'a command is required',
+      );
+    }
+    const store = new DeadLetterStore(deadLetterDirectory(defaultLocalCloudDir()));
+    const letters = (await store.list()).filter((letter) => id === undefined || letter.id === id);
+    if (id !== undefined && letters.length === 0) throw new Error(`no dead letter with id ${id}`);
+    if (subcommand === 'list') return list(letters, json);
+    await redrive(store, letters);
+  },
+  argv,
+);
+
+function list(letters: DeadLetter[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
+    return;
+  }
+  if (letters.length === 0) {
+    process.stdout.write('No dead letters.\n');
+    return;
+  }
+  for (const letter of letters) {
+    process.stdout.write(
+      `${letter.id}  ${letter.failedAt}  ${letter.rule} → ${letter.functionName}\n` +
+        `  topic ${letter.topic}${letter.clientId ? ` from ${letter.clientId}` : ''}, ${letter.attempts} attempt(s)\n` +
+        `  ${letter.output ? 'redrivable' : 'not redrivable (no rule output)'}: ${letter.reason}\n`,
+    );
+  }
+  process.stdout.write(`${letters.length} dead letter(s).\n`);
+}
+
+async function redrive(store: DeadLetterStore, letters: DeadLetter[]): Promise<void> {
+  const invoker = new OfflineLambdaInvoker(`http://localhost:${process.env.LAMBDA_PORT || 3002}`);
+  let delivered = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const letter of letters) {
+    if (!letter.output) {
+      skipped++;
+      process.stdout.write(
+        `skipped ${letter.id}: the rule produced no output (${letter.reason})\n`,
+      );
+      continue;
+    }
+    const outcome = await invoker.invoke(letter.functionName, letter.output);
+    if (outcome.ok) {
+      delivered++;
+      await store.remove(letter);
+      process.stdout.write(`redriven ${letter.id} → ${letter.functionName}\n`);
+    } else {
+      failed++;
+      process.stdout.write(`failed ${letter.id}: ${outcome.error}\n`);
+    }
+  }
+  process.stdout.write(`Redrive: ${delivered} delivered, ${failed} failed, ${skipped} skipped.\n`);
+  if (failed > 0) process.exitCode = 1;
+}
