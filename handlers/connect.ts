@@ -1,7 +1,14 @@
 import { connectionRepository } from '../shared/runtime/connections';
 import { connectionRoute } from '../shared/middleware/chain';
 
-/** $connect: remember the connection. A new client receives all telemetry until it subscribes. */
-export const handler = connectionRoute(async ({ connectionId }) => {
-  await connectionRepository().save({ connectionId, connectedAt: Date.now() });
+/**
+ * $connect: remember the connection. A client receives all telemetry until it subscribes —
+ * unless its token limits its topics: then it starts subscribed to exactly those.
+ */
+export const handler = connectionRoute(async ({ connectionId, principal }) => {
+  await connectionRepository().save({
+    connectionId,
+    connectedAt: Date.now(),
+    topics: principal?.topics ?? null,
+  });
 });

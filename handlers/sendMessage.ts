@@ -1,4 +1,7 @@
+import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { broadcaster } from '../shared/runtime/broadcaster';
+import { config } from '../shared/runtime/config';
+import { connectionRepository } from '../shared/runtime/connections';
 import { webSocketRoute } from '../shared/middleware/chain';
 import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
 
@@ -6,6 +9,7 @@ import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
 export const handler = webSocketRoute(
   sendMessageSchema,
   async ({ input, connectionId, context }) => {
+    await assertWithinRateLimit(connectionRepository(), connectionId, config().rateLimit, 'sendMessage');
     const frame: ChatFrame = {
       type: 'message',
       id: context.awsRequestId,

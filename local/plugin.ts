@@ -10,8 +10,11 @@ import {
   type CloudFormationResource,
   type LocalDynamoDb,
 } from './dynamodb/server';
-import { startOfflineIotCore, type OfflineIotCore } from './iot/core';
+import { signAccessToken } from '../shared/auth/tokens';
+import { ensureLocalTokenSecret } from './auth/token-secret';
+import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './iot/core';
 import { defaultLocalCloudDir } from './iot/identity';
+import { loadDevicePolicy } from './iot/policy';
 import { rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
 import {
@@ -42,6 +45,12 @@ export class OfflineCloud {
   async start(): Promise<void> {
     // Rules first: an unsupported SQL stops start-up before anything listens.
     const rules = rulesFromFunctions(this.functions(), (key) => this.functionName(key));
+    const region = String(this.serverless.service.provider.region ?? 'us-east-1');
+    const policies = loadDevicePolicy(this.resources(), {
+      partition: 'aws',
+      region,
+      accountId: OFFLINE_ACCOUNT_ID,
+    });
     await assertPortsFree(this.settings);
     const { host } = this.settings;
     try {
@@ -58,8 +67,11 @@ export class OfflineCloud {
         plainMqttPort: this.settings.plainMqttPort,
         stateDir: defaultLocalCloudDir(),
         rules,
+        policies,
+        region,
         lambdaEndpoint: `http://${host}:${this.settings.lambdaPort}`,
         onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
+        onDenied: (reason) => this.utils.log.notice(`IoT policy ${reason}`),
       });
     } catch (error) {
       await this.stop();
@@ -69,12 +81,19 @@ export class OfflineCloud {
   }
 
   /** Printed once serverless-offline is listening too. */
-  announce(): void {
+  async announce(): Promise<void> {
+    const token = await signAccessToken(ensureLocalTokenSecret(defaultLocalCloudDir()), {
+      subject: 'developer',
+      commands: true,
+      ttlSeconds: 12 * 60 * 60,
+      stage: this.stage(),
+    });
     const { host, websocketPort, lambdaPort } = this.settings;
     const iot = this.iot;
     const lines = [
       'Offline cloud ready',
-      `  WebSocket API   ws://${host}:${websocketPort}   try: npx wscat -c ws://${host}:${websocketPort}`,
+      `  WebSocket API   ws://${host}:${websocketPort}   (needs ?token=…: npm run token)`,
+      `  Watch it live   npx wscat -c "ws://${host}:${websocketPort}?token=${token}"`,
       `  MQTT (mTLS)     mqtts://${host}:${iot?.mqtt.port}`,
       ...(iot?.mqtt.plainPort
         ? [`  MQTT (plain)    mqtt://${host}:${iot.mqtt.plainPort}   local tools only`]
@@ -116,6 +135,7 @@ export class OfflineCloud {
       AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${dynamodbPort}`,
       WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}`,
       IOT_DATA_ENDPOINT: `http://${host}:${iotDataPort}`,
+      TOKEN_SECRET: ensureLocalTokenSecret(defaultLocalCloudDir()),
     };
   }
 
@@ -124,8 +144,11 @@ export class OfflineCloud {
   }
 
   private functionName(key: string): string {
-    const { service, provider } = this.serverless.service;
-    return `${service}-${provider.stage ?? 'dev'}-${key}`;
+    return `${this.serverless.service.service}-${this.stage()}-${key}`;
+  }
+
+  private stage(): string {
+    return this.serverless.service.provider.stage ?? 'dev';
   }
 
   private resources(): Record<string, CloudFormationResource> {

@@ -21,7 +21,7 @@ export interface ServerlessLike {
   service: {
     service: string;
     custom?: Record<string, unknown>;
-    provider: { stage?: string; environment?: Record<string, unknown> };
+    provider: { stage?: string; region?: string; environment?: Record<string, unknown> };
     resources?: unknown;
   };
 }

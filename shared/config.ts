@@ -14,6 +14,13 @@ export interface Config {
   broadcastConcurrency: number;
   /** Seconds a connection record lives without a reconnect (API Gateway closes at 2 h). */
   connectionTtlSeconds: number;
+  stage: string;
+  /** The token signing secret itself (offline), or… */
+  tokenSecret: string | undefined;
+  /** …the SSM SecureString parameter that holds it (AWS). */
+  tokenSecretParameter: string | undefined;
+  /** Per-connection token bucket for sendMessage and sendCommand. */
+  rateLimit: { perSecond: number; burst: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -29,6 +36,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     iotDataEndpoint: env.IOT_DATA_ENDPOINT || undefined,
     broadcastConcurrency: positiveInteger(env, 'BROADCAST_CONCURRENCY', 32),
     connectionTtlSeconds: positiveInteger(env, 'CONNECTION_TTL_SECONDS', 3 * 60 * 60),
+    stage: env.STAGE || 'dev',
+    tokenSecret: env.TOKEN_SECRET || undefined,
+    tokenSecretParameter: env.TOKEN_SECRET_PARAMETER || undefined,
+    rateLimit: {
+      perSecond: positiveInteger(env, 'RATE_LIMIT_PER_SECOND', 5),
+      burst: positiveInteger(env, 'RATE_LIMIT_BURST', 20),
+    },
   };
 }
 

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'INVALID_TOPIC_FILTER'
   | 'COMMAND_FAILED'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED'
   | 'INTERNAL_ERROR';
 
 export class AppError extends Error {
@@ -72,6 +74,21 @@ export class CommandFailedError extends AppError {
       },
       { cause },
     );
+  }
+}
+
+/** The connection's token does not allow this (topics outside its scope, commands). */
+export class ForbiddenError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super('FORBIDDEN', message, 403, details);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(action: string, retryAfterMs: number) {
+    super('RATE_LIMITED', `Too many ${action} requests; retry in ${Math.ceil(retryAfterMs)} ms`, 429, {
+      retryAfterMs: Math.ceil(retryAfterMs),
+    });
   }
 }
 

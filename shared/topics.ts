@@ -57,3 +57,21 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return filterLevels.length === topicLevels.length;
 }
+
+/**
+ * Whether every topic `inner` matches is also matched by `outer`: the test for "may this client
+ * subscribe to that filter" when its token allows only some filters.
+ */
+export function filterCovers(outer: string, inner: string): boolean {
+  const outerLevels = outer.split('/');
+  const innerLevels = inner.split('/');
+  for (let i = 0; i < outerLevels.length; i++) {
+    const level = outerLevels[i];
+    if (level === '#') return true;
+    const other = innerLevels[i];
+    if (other === undefined || other === '#') return false;
+    if (level === '+') continue;
+    if (other === '+' || other !== level) return false;
+  }
+  return outerLevels.length === innerLevels.length;
+}

@@ -117,3 +117,21 @@ export async function runCommand<Options extends OptionSpecs>(
     }
   }
 }
+
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `500ms`, `10s`, `15m`, `1h`, `7d` (a bare number is milliseconds) → milliseconds. */
+export function parseDuration(name: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  const ms = match ? Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 'ms'] ?? NaN) : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new UsageError(`--${name} must be a duration such as 500ms, 10s or 1m, got "${text}"`);
+  }
+  return ms;
+}

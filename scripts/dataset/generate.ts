@@ -7,6 +7,7 @@ import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { parseDuration, UsageError } from '../cli/command-line';
 import { READINGS_CSV_HEADER, readingToCsvLine } from '../../shared/telemetry/csv';
 import {
   DATASET_DEFAULTS,
@@ -38,25 +39,6 @@ About 2 % of sequence numbers are dropped (gaps in seq) and 1 % of readings carr
 
 /** Above this many rows the CSV would not fit comfortably in a file for a demo. */
 const MAX_ROWS = 10_000_000;
-
-class UsageError extends Error {}
-
-const DURATION_UNITS_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-function parseDuration(name: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  const ms = match ? Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 'ms'] ?? NaN) : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) {
-    throw new UsageError(`--${name} must be a duration such as 500ms, 10s or 1m, got "${text}"`);
-  }
-  return ms;
-}
 
 function parseInteger(name: string, text: string, min?: number): number {
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;

@@ -5,6 +5,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
+  GetCommand,
   paginateScan,
   PutCommand,
   UpdateCommand,
@@ -22,7 +23,16 @@ export interface Connection {
 export interface NewConnection {
   connectionId: string;
   connectedAt: number;
+  /** A token limited to some topics starts subscribed to exactly those; `null`: everything. */
+  topics?: string[] | null;
 }
+
+export interface TokenBucket {
+  perSecond: number;
+  burst: number;
+}
+
+export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 export interface ConnectionRepository {
   save(connection: NewConnection): Promise<void>;
@@ -33,6 +43,8 @@ export interface ConnectionRepository {
   unsubscribe(connectionId: string, topics: string[]): Promise<string[] | null>;
   /** Every connection, a page at a time. */
   pages(): AsyncIterable<Connection[]>;
+  /** Takes one token from the connection's bucket (sendMessage, sendCommand), if it has one. */
+  takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult>;
 }
 
 interface ConnectionItem {
@@ -41,7 +53,12 @@ interface ConnectionItem {
   expiresAt?: number;
   filtered?: boolean;
   topics?: Set<string>;
+  bucketTokens?: number;
+  bucketAt?: number;
 }
+
+/** Concurrent takes on one bucket retry their read-modify-write this many times. */
+const TAKE_ATTEMPTS = 3;
 
 export class DynamoConnectionRepository implements ConnectionRepository {
   constructor(
@@ -50,11 +67,12 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     private readonly ttlSeconds: number,
   ) {}
 
-  async save({ connectionId, connectedAt }: NewConnection): Promise<void> {
+  async save({ connectionId, connectedAt, topics = null }: NewConnection): Promise<void> {
     const item: ConnectionItem = {
       connectionId,
       connectedAt,
       expiresAt: Math.floor(connectedAt / 1000) + this.ttlSeconds,
+      ...(topics === null ? {} : { filtered: true, ...(topics.length ? { topics: new Set(topics) } : {}) }),
     };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
   }
@@ -102,6 +120,47 @@ export class DynamoConnectionRepository implements ConnectionRepository {
         topics: item.filtered ? sorted(item.topics) : null,
       }));
     }
+  }
+
+  async takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult> {
+    for (let attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
+      const { Item } = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          ProjectionExpression: 'bucketTokens, bucketAt',
+          ConsistentRead: true,
+        }),
+      );
+      if (!Item) return { allowed: true }; // not registered: nothing to meter against
+      const { bucketTokens = bucket.burst, bucketAt } = Item as ConnectionItem;
+      const elapsed = bucketAt === undefined ? 0 : Math.max(0, now - bucketAt) / 1000;
+      const tokens = Math.min(bucket.burst, bucketTokens + elapsed * bucket.perSecond);
+      if (tokens < 1) return { allowed: false, retryAfterMs: ((1 - tokens) / bucket.perSecond) * 1000 };
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { connectionId },
+            UpdateExpression: 'SET bucketTokens = :tokens, bucketAt = :now',
+            // Only if nobody took a token since we read the bucket.
+            ConditionExpression:
+              bucketAt === undefined
+                ? 'attribute_exists(connectionId) AND attribute_not_exists(bucketAt)'
+                : 'bucketAt = :previous',
+            ExpressionAttributeValues: {
+              ':tokens': tokens - 1,
+              ':now': now,
+              ...(bucketAt === undefined ? {} : { ':previous': bucketAt }),
+            },
+          }),
+        );
+        return { allowed: true };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    return { allowed: false, retryAfterMs: 1000 / bucket.perSecond };
   }
 
   private async update(

@@ -11,7 +11,13 @@
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyWebsocketEventV2,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import { principalFromContext, principalToContext, type Principal } from '../auth/tokens';
 import type * as z from 'zod/mini';
 import { AppError, InvalidJsonError, MessageTooLargeError, ValidationError } from '../errors';
 import { logger } from '../logger';
@@ -26,9 +32,16 @@ export interface RouteResponse {
 export interface RouteRequest<TInput> {
   input: TInput;
   connectionId: string;
+  /** Who holds the connection, from the $connect authorizer; undefined when none ran. */
+  principal: Principal | undefined;
   event: WebSocketEvent;
   context: Context;
 }
+
+const principalOf = (event: WebSocketEvent) =>
+  principalFromContext(
+    (event.requestContext as { authorizer?: Record<string, unknown> | null }).authorizer,
+  );
 
 interface ParsedInternal extends Record<string, unknown> {
   body?: unknown;
@@ -49,6 +62,7 @@ export function webSocketRoute<TSchema extends z.ZodMiniType>(
     const frame = await handle({
       input,
       connectionId: event.requestContext.connectionId,
+      principal: principalOf(event),
       event,
       context,
     });
@@ -63,6 +77,7 @@ export function connectionRoute(handle: (request: RouteRequest<undefined>) => Pr
       await handle({
         input: undefined,
         connectionId: event.requestContext.connectionId,
+        principal: principalOf(event),
         event,
         context,
       });
@@ -79,6 +94,34 @@ export function eventHandler<TSchema extends z.ZodMiniType, TResult>(
     if (!parsed.success) throw validationError(parsed.error);
     return handle(parsed.data, context);
   });
+}
+
+/**
+ * The `$connect` REQUEST authorizer: `authorize` returns the principal, or undefined to refuse
+ * (a Deny policy: the handshake fails with 403). The principal travels to every later route.
+ */
+export function connectAuthorizer(
+  authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<Principal | undefined>,
+) {
+  return baseChain<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>().handler(
+    async (event) => {
+      const principal = await authorize(event);
+      return {
+        principalId: principal?.subject ?? 'anonymous',
+        policyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Action: 'execute-api:Invoke',
+              Effect: principal ? 'Allow' : 'Deny',
+              Resource: event.methodArn,
+            },
+          ],
+        },
+        ...(principal ? { context: principalToContext(principal) } : {}),
+      };
+    },
+  );
 }
 
 export const frameResponse = (frame: ServerFrame, statusCode = 200): RouteResponse => ({

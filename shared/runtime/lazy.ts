@@ -13,3 +13,14 @@ export function lazy<T>(make: () => T): () => T {
 export function resetLazyValues(): void {
   for (const reset of resets) reset();
 }
+
+/** As lazy, for a value that comes asynchronously; a failure is not kept, so the next call retries. */
+export function lazyAsync<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  resets.add(() => (value = undefined));
+  return () =>
+    (value ??= make().catch((error: unknown) => {
+      value = undefined;
+      throw error;
+    }));
+}

@@ -21,7 +21,11 @@ afterAll(async () => {
 
 describe('the offline WebSocket API', () => {
   it('prints where to connect', () => {
-    expect(stack.output()).toContain(`npx wscat -c ws://localhost:${stack.ports.websocket}`);
+    expect(stack.output()).toMatch(
+      new RegExp(
+        `npx wscat -c "ws://localhost:${stack.ports.websocket}\\?token=[\\w-]+\\.[\\w-]+\\.[\\w-]+"`,
+      ),
+    );
   });
 
   it('broadcasts a sendMessage from one client to both', async () => {

@@ -1,6 +1,7 @@
 /** Builders for the events and context AWS hands to the handlers. */
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { principalToContext, type Principal } from '../../shared/auth/tokens';
 
 export function lambdaContext(functionName = 'test'): Context {
   return {
@@ -19,11 +20,19 @@ export function lambdaContext(functionName = 'test'): Context {
   };
 }
 
+/** A principal allowed everything, as a token with the commands claim and no topic limit. */
+export const FULL_ACCESS: Principal = { subject: 'test', topics: null, commands: true };
+
 export function webSocketEvent(
   connectionId: string,
   routeKey: string,
   body?: string,
+  principal: Principal | undefined = FULL_ACCESS,
 ): APIGatewayProxyWebsocketEventV2 {
+  const authorizer = principal && {
+    principalId: principal.subject,
+    ...principalToContext(principal),
+  };
   return {
     requestContext: {
       connectionId,
@@ -40,6 +49,7 @@ export function webSocketEvent(
       requestId: randomUUID(),
       domainName: 'localhost',
       apiId: 'test',
+      ...(authorizer ? { authorizer } : {}),
     },
     body,
     isBase64Encoded: false,

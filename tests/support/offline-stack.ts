@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureLocalTokenSecret } from '../../local/auth/token-secret';
+import { signAccessToken, type TokenRequest } from '../../shared/auth/tokens';
 import { freePorts } from './ports';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -21,7 +23,12 @@ export interface OfflineStack {
     https: number;
     iotData: number;
   };
+  /** The WebSocket URL with a token that allows everything (topics and commands). */
   websocketUrl: string;
+  /** The WebSocket URL without a token: the $connect authorizer refuses it. */
+  bareWebsocketUrl: string;
+  /** Mints a token for this stack (its local secret), with the given limits. */
+  token(request?: Partial<TokenRequest>): Promise<string>;
   /** The stack's own LOCAL_CLOUD_DIR (CA, devices, dead letters), removed on stop. */
   localCloudDir: string;
   output(): string;
@@ -81,9 +88,15 @@ export async function startOfflineStack(
     await stop();
     throw new Error(`${(error as Error).message}\n--- offline output ---\n${output}`);
   }
+  const secret = ensureLocalTokenSecret(localCloudDir);
+  const token = (request: Partial<TokenRequest> = {}) =>
+    signAccessToken(secret, { subject: 'test', ttlSeconds: 3600, stage: 'dev', ...request });
+  const bareWebsocketUrl = `ws://localhost:${websocket}`;
   return {
     ports: { websocket, lambda, dynamodb, mqtt, https, iotData },
-    websocketUrl: `ws://localhost:${websocket}`,
+    websocketUrl: `${bareWebsocketUrl}?token=${await token({ commands: true })}`,
+    bareWebsocketUrl,
+    token,
     localCloudDir,
     output: () => output,
     stop,

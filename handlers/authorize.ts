@@ -1,0 +1,24 @@
+import { InvalidTokenError, verifyAccessToken } from '../shared/auth/tokens';
+import { logger } from '../shared/logger';
+import { connectAuthorizer } from '../shared/middleware/chain';
+import { config } from '../shared/runtime/config';
+import { tokenSecret } from '../shared/runtime/token-secret';
+
+/**
+ * The $connect REQUEST authorizer: the `token` query parameter must be a valid, unexpired token
+ * of this stage. Anything else is denied (the handshake fails with 403).
+ */
+export const handler = connectAuthorizer(async (event) => {
+  const token = event.queryStringParameters?.token;
+  if (!token) {
+    logger.info('Connection refused: no token');
+    return undefined;
+  }
+  try {
+    return await verifyAccessToken(await tokenSecret(), token, config().stage);
+  } catch (error) {
+    if (!(error instanceof InvalidTokenError)) throw error;
+    logger.info('Connection refused: invalid token', { reason: error.message });
+    return undefined;
+  }
+});
