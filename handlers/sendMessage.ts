@@ -9,7 +9,12 @@ import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
 export const handler = webSocketRoute(
   sendMessageSchema,
   async ({ input, connectionId, context }) => {
-    await assertWithinRateLimit(connectionRepository(), connectionId, config().rateLimit, 'sendMessage');
+    await assertWithinRateLimit(
+      connectionRepository(),
+      connectionId,
+      config().rateLimit,
+      'sendMessage',
+    );
     const frame: ChatFrame = {
       type: 'message',
       id: context.awsRequestId,

@@ -86,9 +86,30 @@ export class ForbiddenError extends AppError {
 
 export class RateLimitedError extends AppError {
   constructor(action: string, retryAfterMs: number) {
-    super('RATE_LIMITED', `Too many ${action} requests; retry in ${Math.ceil(retryAfterMs)} ms`, 429, {
-      retryAfterMs: Math.ceil(retryAfterMs),
-    });
+    super(
+      'RATE_LIMITED',
+      `Too many ${action} requests; retry in ${Math.ceil(retryAfterMs)} ms`,
+      429,
+      {
+        retryAfterMs: Math.ceil(retryAfterMs),
+      },
+    );
+  }
+}
+
+/**
+ * Some connections could not be reached even after retries. forwardTelemetry throws it so the
+ * event is retried (clients drop duplicates by frame id) and, in the end, dead-lettered.
+ */
+export class PartialDeliveryError extends Error {
+  override name = 'PartialDeliveryError';
+  constructor(
+    readonly report: { delivered: number; gone: number; failed: number },
+    readonly failures: { connectionId: string; error: string }[],
+  ) {
+    super(
+      `${report.failed} of ${report.delivered + report.failed} connections could not be reached`,
+    );
   }
 }
 

@@ -49,7 +49,11 @@ export async function signAccessToken(secret: string, request: TokenRequest): Pr
     .sign(key(secret));
 }
 
-export async function verifyAccessToken(secret: string, token: string, stage: string): Promise<Principal> {
+export async function verifyAccessToken(
+  secret: string,
+  token: string,
+  stage: string,
+): Promise<Principal> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, key(secret), {
@@ -64,11 +68,20 @@ export async function verifyAccessToken(secret: string, token: string, stage: st
   const { sub, topics, commands } = payload;
   const validTopics =
     topics === undefined ||
-    (Array.isArray(topics) && topics.every((filter) => typeof filter === 'string' && !topicFilterProblem(filter)));
-  if (typeof sub !== 'string' || !validTopics || (commands !== undefined && typeof commands !== 'boolean')) {
+    (Array.isArray(topics) &&
+      topics.every((filter) => typeof filter === 'string' && !topicFilterProblem(filter)));
+  if (
+    typeof sub !== 'string' ||
+    !validTopics ||
+    (commands !== undefined && typeof commands !== 'boolean')
+  ) {
     throw new InvalidTokenError('malformed claims');
   }
-  return { subject: sub, topics: (topics as string[] | undefined) ?? null, commands: commands === true };
+  return {
+    subject: sub,
+    topics: (topics as string[] | undefined) ?? null,
+    commands: commands === true,
+  };
 }
 
 /**
@@ -82,8 +95,17 @@ export function principalToContext(principal: Principal): Record<string, string>
   };
 }
 
-export function principalFromContext(context: Record<string, unknown> | null | undefined): Principal | undefined {
+export function principalFromContext(
+  context: Record<string, unknown> | null | undefined,
+): Principal | undefined {
   if (!context || typeof context.principalId !== 'string') return undefined;
-  const topics = context.topics === '*' || context.topics === undefined ? null : JSON.parse(String(context.topics));
-  return { subject: context.principalId, topics, commands: context.commands === 'true' || context.commands === true };
+  const topics =
+    context.topics === '*' || context.topics === undefined
+      ? null
+      : JSON.parse(String(context.topics));
+  return {
+    subject: context.principalId,
+    topics,
+    commands: context.commands === 'true' || context.commands === true,
+  };
 }

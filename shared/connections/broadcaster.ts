@@ -5,6 +5,7 @@
 import type { DeliveryReport } from '../protocol';
 import { topicMatches } from '../topics';
 import type { Connection, ConnectionRepository } from './repository';
+import { DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry';
 import type { ConnectionSender } from './sender';
 
 export interface BroadcastOptions {
@@ -12,6 +13,8 @@ export interface BroadcastOptions {
   topic?: string;
   /** Never send to this connection (e.g. the sender of a chat message gets a report instead). */
   exclude?: string;
+  /** Epoch ms after which transient failures are no longer retried (the Lambda's time left). */
+  deadline?: number;
 }
 
 export interface BroadcastFailure {
@@ -28,6 +31,7 @@ export class Broadcaster {
     private readonly repository: ConnectionRepository,
     private readonly sender: ConnectionSender,
     private readonly concurrency: number,
+    private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {}
 
   async broadcast(frame: object, options: BroadcastOptions = {}): Promise<BroadcastResult> {
@@ -35,9 +39,14 @@ export class Broadcaster {
     const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, failures: [] };
     const goneIds: string[] = [];
 
+    const deadline = options.deadline ?? Date.now() + 5_000;
     const deliver = async ({ connectionId }: Connection): Promise<void> => {
       try {
-        const outcome = await this.sender.send(connectionId, data);
+        const outcome = await retrying(
+          () => this.sender.send(connectionId, data),
+          this.retryPolicy,
+          deadline,
+        );
         if (outcome === 'gone') {
           result.gone++;
           goneIds.push(connectionId);

@@ -72,7 +72,9 @@ export class DynamoConnectionRepository implements ConnectionRepository {
       connectionId,
       connectedAt,
       expiresAt: Math.floor(connectedAt / 1000) + this.ttlSeconds,
-      ...(topics === null ? {} : { filtered: true, ...(topics.length ? { topics: new Set(topics) } : {}) }),
+      ...(topics === null
+        ? {}
+        : { filtered: true, ...(topics.length ? { topics: new Set(topics) } : {}) }),
     };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
   }
@@ -136,7 +138,8 @@ export class DynamoConnectionRepository implements ConnectionRepository {
       const { bucketTokens = bucket.burst, bucketAt } = Item as ConnectionItem;
       const elapsed = bucketAt === undefined ? 0 : Math.max(0, now - bucketAt) / 1000;
       const tokens = Math.min(bucket.burst, bucketTokens + elapsed * bucket.perSecond);
-      if (tokens < 1) return { allowed: false, retryAfterMs: ((1 - tokens) / bucket.perSecond) * 1000 };
+      if (tokens < 1)
+        return { allowed: false, retryAfterMs: ((1 - tokens) / bucket.perSecond) * 1000 };
       try {
         await this.client.send(
           new UpdateCommand({

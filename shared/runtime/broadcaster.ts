@@ -7,7 +7,11 @@ import { lazy } from './lazy';
 
 export const broadcaster = lazy(() => {
   const { websocketManagementEndpoint, broadcastConcurrency } = config();
-  const client = new ApiGatewayManagementApiClient({ endpoint: websocketManagementEndpoint });
+  // The broadcaster retries with its own backoff and deadline; the SDK's retries would stack on it.
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: websocketManagementEndpoint,
+    maxAttempts: 1,
+  });
   return new Broadcaster(
     connectionRepository(),
     new ApiGatewayConnectionSender(client),

@@ -38,13 +38,19 @@ export function connectDevice(
   });
   // A refused TLS handshake can end in a bare 'close' with no 'error': that is a failure too.
   return new Promise((resolve, reject) => {
+    const onError = (error: Error) => fail(error);
+    const onClose = () => fail(new Error('connection closed before CONNACK'));
     const fail = (error: Error) => {
       client.end(true);
       reject(error);
     };
-    client.once('connect', () => resolve(client));
-    client.once('error', fail);
-    client.once('close', () => fail(new Error('connection closed before CONNACK')));
+    client.once('connect', () => {
+      client.off('error', onError);
+      client.off('close', onClose);
+      resolve(client);
+    });
+    client.once('error', onError);
+    client.once('close', onClose);
   });
 }
 

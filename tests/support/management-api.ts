@@ -16,6 +16,12 @@ export interface ManagementApi {
   gone: Set<string>;
   /** Status to answer instead of 200 for these connections (e.g. 500). */
   failing: Map<string, number>;
+  /** While set, every post is answered with this status (a stretch of 429s or 500s). */
+  outage: number | undefined;
+  /** Answers the next requests with these statuses, in order (e.g. 15 × 429 then 15 × 500). */
+  failNext(statuses: number[]): void;
+  /** Every request received, answered or not. */
+  requests: number;
   /** Delay before each answer, as a real API's latency. */
   latencyMs: number;
   /** The most requests the server had in flight at once. */
@@ -28,6 +34,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
   const posts: Post[] = [];
   const gone = new Set<string>();
   const failing = new Map<string, number>();
+  const upcomingFailures: number[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const server = http.createServer((request, response) => {
@@ -39,6 +46,14 @@ export async function startManagementApi(): Promise<ManagementApi> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => setTimeout(answer, api.latencyMs));
     const answer = () => {
+      api.requests++;
+      const outage = api.outage ?? upcomingFailures.shift();
+      if (outage !== undefined) {
+        response
+          .writeHead(outage, { 'content-type': 'application/json' })
+          .end('{"message":"outage"}');
+        return;
+      }
       if (!match || request.method !== 'POST') {
         response.writeHead(404).end();
         return;
@@ -61,6 +76,9 @@ export async function startManagementApi(): Promise<ManagementApi> {
   const { port } = server.address() as AddressInfo;
   const api: ManagementApi = {
     latencyMs: 0,
+    outage: undefined,
+    failNext: (statuses) => upcomingFailures.push(...statuses),
+    requests: 0,
     endpoint: `http://127.0.0.1:${port}`,
     posts,
     gone,
