@@ -1,0 +1,283 @@
+/**
+ * The bad-input corpus: malformed or hostile inputs on every way in — WebSocket frames, MQTT,
+ * HTTPS and the command-line tools. Each gets its defined answer, and after each one the local
+ * cloud still serves the next valid message end to end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { MqttClient } from 'mqtt';
+import { deadLetterDirectory } from '../../local/iot/core';
+import { DeadLetterStore } from '../../local/iot/dead-letters';
+import {
+  connectDevice,
+  deviceCredentials,
+  httpsPublish,
+  type DeviceCredentials,
+} from '../support/devices';
+import { REPO_ROOT, startOfflineStack, type OfflineStack } from '../support/offline-stack';
+import { connectClient, type TestClient } from '../support/ws-client';
+
+const run = promisify(execFile);
+
+let stack: OfflineStack;
+let sensor1: DeviceCredentials;
+let viewer: TestClient;
+let marker = 0;
+
+beforeAll(async () => {
+  stack = await startOfflineStack();
+  sensor1 = deviceCredentials(stack.localCloudDir, 'sensor-1');
+  viewer = await connectClient(stack.websocketUrl);
+}, 120_000);
+afterAll(async () => {
+  await viewer?.close();
+  await stack?.stop();
+}, 30_000);
+
+/** A valid reading still goes device → rule → forwardTelemetry → WebSocket client. */
+async function stillServing(): Promise<void> {
+  const mine = ++marker;
+  const answer = await httpsPublish(
+    stack.ports.https,
+    '/topics/devices/sensor-1/telemetry?qos=1',
+    JSON.stringify({ temperature: 20, marker: mine }),
+    sensor1,
+  );
+  expect(answer.status).toBe(200);
+  await viewer.waitFor(
+    (frame) => frame.type === 'telemetry' && (frame.data as { marker?: number }).marker === mine,
+  );
+}
+
+describe('WebSocket frames → a JSON error frame, the connection stays open', () => {
+  const filters = (count: number) =>
+    Array.from({ length: count }, (_, i) => `devices/d-${i}/telemetry`);
+  const cases: [string, string, string][] = [
+    ['plain text', 'hello', 'INVALID_JSON'],
+    ['truncated JSON', '{"action":', 'INVALID_JSON'],
+    ['an array', '[1,2,3]', 'UNKNOWN_ACTION'],
+    ['null', 'null', 'UNKNOWN_ACTION'],
+    ['a number', '42', 'UNKNOWN_ACTION'],
+    ['an unknown action', '{"action":"selfDestruct"}', 'UNKNOWN_ACTION'],
+    ['a numeric action', '{"action":123}', 'UNKNOWN_ACTION'],
+    ['a prototype-polluting action', '{"action":"__proto__"}', 'UNKNOWN_ACTION'],
+    ['sendMessage without a message', '{"action":"sendMessage"}', 'VALIDATION_FAILED'],
+    [
+      'sendMessage with an empty message',
+      '{"action":"sendMessage","message":""}',
+      'VALIDATION_FAILED',
+    ],
+    [
+      'sendMessage with an object',
+      '{"action":"sendMessage","message":{"a":1}}',
+      'VALIDATION_FAILED',
+    ],
+    [
+      'a 129 KB message',
+      JSON.stringify({ action: 'sendMessage', message: 'x'.repeat(129 * 1024) }),
+      'MESSAGE_TOO_LARGE',
+    ],
+    ['subscribe without topics', '{"action":"subscribe"}', 'VALIDATION_FAILED'],
+    ['subscribe with no filters', '{"action":"subscribe","topics":[]}', 'VALIDATION_FAILED'],
+    ['subscribe with an empty filter', '{"action":"subscribe","topics":[""]}', 'VALIDATION_FAILED'],
+    [
+      'subscribe with # mid-filter',
+      '{"action":"subscribe","topics":["a/#/b"]}',
+      'VALIDATION_FAILED',
+    ],
+    ['subscribe with a partial +', '{"action":"subscribe","topics":["a+/b"]}', 'VALIDATION_FAILED'],
+    [
+      'subscribe with 51 filters',
+      JSON.stringify({ action: 'subscribe', topics: filters(51) }),
+      'VALIDATION_FAILED',
+    ],
+    [
+      'subscribe with a 300-byte filter',
+      JSON.stringify({ action: 'subscribe', topics: ['x'.repeat(300)] }),
+      'VALIDATION_FAILED',
+    ],
+    [
+      'unsubscribe with a string',
+      '{"action":"unsubscribe","topics":"devices/#"}',
+      'VALIDATION_FAILED',
+    ],
+    ['sendCommand without a device', '{"action":"sendCommand","command":"x"}', 'VALIDATION_FAILED'],
+    [
+      'sendCommand to a path',
+      '{"action":"sendCommand","deviceId":"../etc","command":"x"}',
+      'VALIDATION_FAILED',
+    ],
+    [
+      'sendCommand to a 129-char id',
+      JSON.stringify({ action: 'sendCommand', deviceId: 'd'.repeat(129), command: 'x' }),
+      'VALIDATION_FAILED',
+    ],
+    [
+      'sendCommand without a command',
+      '{"action":"sendCommand","deviceId":"sensor-1"}',
+      'VALIDATION_FAILED',
+    ],
+    [
+      'sendCommand with a number',
+      '{"action":"sendCommand","deviceId":"sensor-1","command":42}',
+      'VALIDATION_FAILED',
+    ],
+  ];
+
+  it.each(cases)('%s → %s', async (_name, frame, code) => {
+    const before = viewer.frames.length;
+    viewer.send(frame);
+    const error = await viewer.waitFor(
+      (received) => viewer.frames.indexOf(received) >= before && received.type === 'error',
+    );
+    expect(error).toMatchObject({ code, message: expect.any(String) });
+    expect(viewer.socket.readyState).toBe(viewer.socket.OPEN);
+    await stillServing();
+  });
+});
+
+describe('MQTT → refused as IoT Core refuses, the broker keeps serving', () => {
+  const closesConnection = async (topic: string, payload: string | Buffer, qos: 0 | 1 | 2 = 1) => {
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    device.publish(topic, payload, { qos });
+    await closed;
+    device.end(true);
+  };
+
+  it.each([
+    ['a wildcard + topic', 'devices/+/telemetry'],
+    ['a wildcard # topic', 'devices/#'],
+    ['a reserved $aws topic', '$aws/things/sensor-1/shadow/update'],
+    ['a topic with 8 slashes', 'devices/sensor-1/telemetry/a/b/c/d/e'],
+    ['another device’s topic', 'devices/sensor-2/telemetry'],
+    ['its own command topic', 'devices/sensor-1/commands'],
+  ])('publishing to %s closes the connection', async (_name, topic) => {
+    await closesConnection(topic, '{"temperature":1}');
+    await stillServing();
+  });
+
+  it('a 129 KB payload closes the connection', async () => {
+    await closesConnection('devices/sensor-1/telemetry', Buffer.alloc(129 * 1024, 0x61));
+    await stillServing();
+  });
+
+  it('QoS 2 closes the connection', async () => {
+    await closesConnection('devices/sensor-1/telemetry', '{"temperature":1}', 2);
+    await stillServing();
+  });
+
+  it('a client id that is not the thing name is refused at CONNECT', async () => {
+    await expect(
+      connectDevice(stack.ports.mqtt, { ...sensor1, thingName: 'sensor-9' }),
+    ).rejects.toThrow(/Not authorized/i);
+    await stillServing();
+  });
+
+  it('subscribing to every device’s commands gets the SUBACK failure code', async () => {
+    const device: MqttClient = await connectDevice(stack.ports.mqtt, sensor1);
+    const refused = await device
+      .subscribeAsync('devices/+/commands', { qos: 1 })
+      .catch((error) => error);
+    expect(refused).toMatchObject({ packet: { granted: [128] } });
+    await device.endAsync();
+    await stillServing();
+  });
+
+  it('a payload that is not UTF-8 JSON is dead-lettered with the reason', async () => {
+    const store = new DeadLetterStore(deadLetterDirectory(stack.localCloudDir));
+    const before = (await store.list()).length;
+    const device = await connectDevice(stack.ports.mqtt, sensor1);
+    await device.publishAsync('devices/sensor-1/telemetry', Buffer.from([0xc3, 0x28, 0xff]), {
+      qos: 1,
+    });
+    await device.endAsync();
+    const deadline = Date.now() + 10_000;
+    while ((await store.list()).length === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const letters = await store.list();
+    expect(letters.at(-1)).toMatchObject({ reason: expect.stringContaining('not JSON') });
+    await stillServing();
+  });
+});
+
+describe('HTTPS → the status IoT Core answers', () => {
+  it.each([
+    ['a wildcard topic', 400, '/topics/devices/%23?qos=1', '{}', true],
+    ['qos=5', 400, '/topics/devices/sensor-1/telemetry?qos=5', '{}', true],
+    ['qos=abc', 400, '/topics/devices/sensor-1/telemetry?qos=abc', '{}', true],
+    ['retain=maybe', 400, '/topics/devices/sensor-1/telemetry?retain=maybe', '{}', true],
+    ['a broken percent-encoding', 400, '/topics/devices/%ZZ/telemetry', '{}', true],
+    ['a reserved topic', 400, '/topics/%24aws/things/x/shadow/update', '{}', true],
+    [
+      'a 200 KB body',
+      413,
+      '/topics/devices/sensor-1/telemetry?qos=1',
+      'x'.repeat(200 * 1024),
+      true,
+    ],
+    ['no certificate', 403, '/topics/devices/sensor-1/telemetry?qos=1', '{}', false],
+    ['another device’s topic', 403, '/topics/devices/sensor-2/telemetry?qos=1', '{}', true],
+    ['no topic at all', 404, '/nothing-here', '{}', true],
+  ])('%s → %i', async (_name, status, url, body, withCertificate) => {
+    const answer = await httpsPublish(
+      stack.ports.https,
+      url,
+      body,
+      withCertificate ? sensor1 : { ca: sensor1.ca },
+    );
+    expect(answer.status).toBe(status);
+    expect(JSON.parse(answer.body)).toEqual({
+      message: expect.any(String),
+      traceId: expect.any(String),
+    });
+    await stillServing();
+  });
+
+  it('an empty body is accepted (IoT Core allows empty messages) and dead-lettered by the rule', async () => {
+    const answer = await httpsPublish(
+      stack.ports.https,
+      '/topics/devices/sensor-1/telemetry?qos=1',
+      '',
+      sensor1,
+    );
+    expect(answer.status).toBe(200);
+    await stillServing();
+  });
+});
+
+describe('command-line tools → usage on stderr and exit code 2', () => {
+  const tool = (script: string, args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOCAL_CLOUD_DIR: stack.localCloudDir },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+
+  it.each([
+    ['device:create without --thing', 'scripts/devices/create.ts', []],
+    ['device:create with a bad thing name', 'scripts/devices/create.ts', ['--thing', 'bad name!']],
+    [
+      'device:create with an unknown option',
+      'scripts/devices/create.ts',
+      ['--thing', 'x', '--bogus'],
+    ],
+    ['token with a bad TTL', 'scripts/token.ts', ['--ttl', 'forever']],
+    ['token with a bad filter', 'scripts/token.ts', ['--topics', 'a/#/b']],
+    ['dlq with an unknown command', 'scripts/dlq.ts', ['purge-everything']],
+    [
+      'dataset with a non-numeric device count',
+      'scripts/dataset/generate.ts',
+      ['--devices', 'many'],
+    ],
+  ])('%s', async (_name, script, args) => {
+    const { code, stderr } = await tool(script, args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/usage/i);
+  });
+});
