@@ -12,6 +12,8 @@ export interface Config {
   iotDataEndpoint: string | undefined;
   /** Concurrent PostToConnection calls per broadcast. */
   broadcastConcurrency: number;
+  /** The longest a warm instance trusts its copy of the connections without rescanning. */
+  connectionSnapshotMaxAgeMs: number;
   /** Seconds a connection record lives without a reconnect (API Gateway closes at 2 h). */
   connectionTtlSeconds: number;
   stage: string;
@@ -35,6 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     websocketManagementEndpoint: env.WEBSOCKET_MANAGEMENT_ENDPOINT as string,
     iotDataEndpoint: env.IOT_DATA_ENDPOINT || undefined,
     broadcastConcurrency: positiveInteger(env, 'BROADCAST_CONCURRENCY', 32),
+    connectionSnapshotMaxAgeMs: positiveInteger(env, 'CONNECTION_SNAPSHOT_MAX_AGE_MS', 60_000),
     connectionTtlSeconds: positiveInteger(env, 'CONNECTION_TTL_SECONDS', 3 * 60 * 60),
     stage: env.STAGE || 'dev',
     tokenSecret: env.TOKEN_SECRET || undefined,

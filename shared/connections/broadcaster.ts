@@ -7,6 +7,18 @@ import { topicMatches } from '../topics';
 import type { Connection, ConnectionRepository } from './repository';
 import { DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry';
 import type { ConnectionSender } from './sender';
+import type { ConnectionSource } from './snapshot';
+
+export interface BroadcasterDependencies {
+  /** Where the recipients come from: the repository itself, or a cached snapshot of it. */
+  connections: ConnectionSource;
+  /** Where gone connections are removed. */
+  repository: ConnectionRepository;
+  sender: ConnectionSender;
+  /** PostToConnection calls in flight at once. */
+  concurrency: number;
+  retryPolicy?: RetryPolicy;
+}
 
 export interface BroadcastOptions {
   /** Only connections whose filters match this topic receive the frame; all when omitted. */
@@ -27,12 +39,21 @@ export interface BroadcastResult extends DeliveryReport {
 }
 
 export class Broadcaster {
-  constructor(
-    private readonly repository: ConnectionRepository,
-    private readonly sender: ConnectionSender,
-    private readonly concurrency: number,
-    private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY,
-  ) {}
+  private readonly connections: ConnectionSource;
+  private readonly repository: ConnectionRepository;
+  private readonly sender: ConnectionSender;
+  private readonly concurrency: number;
+  private readonly retryPolicy: RetryPolicy;
+
+  constructor(dependencies: BroadcasterDependencies) {
+    ({
+      connections: this.connections,
+      repository: this.repository,
+      sender: this.sender,
+      concurrency: this.concurrency,
+      retryPolicy: this.retryPolicy = DEFAULT_RETRY_POLICY,
+    } = dependencies);
+  }
 
   async broadcast(frame: object, options: BroadcastOptions = {}): Promise<BroadcastResult> {
     const data = JSON.stringify(frame);
@@ -65,7 +86,7 @@ export class Broadcaster {
   }
 
   private async *recipients({ topic, exclude }: BroadcastOptions): AsyncIterable<Connection> {
-    for await (const page of this.repository.pages()) {
+    for await (const page of this.connections.pages()) {
       for (const connection of page) {
         if (connection.connectionId === exclude) continue;
         if (topic !== undefined && !wants(connection, topic)) continue;

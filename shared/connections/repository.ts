@@ -45,6 +45,11 @@ export interface ConnectionRepository {
   pages(): AsyncIterable<Connection[]>;
   /** Takes one token from the connection's bucket (sendMessage, sendCommand), if it has one. */
   takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult>;
+  /**
+   * A counter that every change to the set of connections or their filters increases: a reader
+   * that cached the connections rereads them only when it moved (one item read per check).
+   */
+  version(): Promise<number>;
 }
 
 interface ConnectionItem {
@@ -59,6 +64,9 @@ interface ConnectionItem {
 
 /** Concurrent takes on one bucket retry their read-modify-write this many times. */
 const TAKE_ATTEMPTS = 3;
+
+/** The item holding the change counter; no connection id can look like it ('#' is not issued). */
+const VERSION_KEY = { connectionId: '#version' };
 
 export class DynamoConnectionRepository implements ConnectionRepository {
   constructor(
@@ -77,10 +85,35 @@ export class DynamoConnectionRepository implements ConnectionRepository {
         : { filtered: true, ...(topics.length ? { topics: new Set(topics) } : {}) }),
     };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    await this.bumpVersion();
   }
 
   async remove(connectionId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId } }));
+    await this.bumpVersion();
+  }
+
+  async version(): Promise<number> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: VERSION_KEY,
+        ProjectionExpression: 'version',
+      }),
+    );
+    return (Item?.version as number | undefined) ?? 0;
+  }
+
+  /** After the write it follows, so a reader that sees the new version also sees the write. */
+  private async bumpVersion(): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: VERSION_KEY,
+        UpdateExpression: 'ADD version :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
   }
 
   async subscribe(connectionId: string, topics: string[]): Promise<string[]> {
@@ -117,10 +150,12 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     );
     for await (const page of paginator) {
       const items = (page.Items ?? []) as ConnectionItem[];
-      yield items.map((item) => ({
-        connectionId: item.connectionId,
-        topics: item.filtered ? sorted(item.topics) : null,
-      }));
+      yield items
+        .filter((item) => item.connectionId !== VERSION_KEY.connectionId)
+        .map((item) => ({
+          connectionId: item.connectionId,
+          topics: item.filtered ? sorted(item.topics) : null,
+        }));
     }
   }
 
@@ -182,6 +217,7 @@ export class DynamoConnectionRepository implements ConnectionRepository {
           ...expression,
         }),
       );
+      await this.bumpVersion();
       return result.Attributes as ConnectionItem;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {

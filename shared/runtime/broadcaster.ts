@@ -1,20 +1,24 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { Broadcaster } from '../connections/broadcaster';
 import { ApiGatewayConnectionSender } from '../connections/sender';
+import { ConnectionSnapshot } from '../connections/snapshot';
 import { config } from './config';
 import { connectionRepository } from './connections';
 import { lazy } from './lazy';
 
 export const broadcaster = lazy(() => {
-  const { websocketManagementEndpoint, broadcastConcurrency } = config();
+  const { websocketManagementEndpoint, broadcastConcurrency, connectionSnapshotMaxAgeMs } =
+    config();
   // The broadcaster retries with its own backoff and deadline; the SDK's retries would stack on it.
   const client = new ApiGatewayManagementApiClient({
     endpoint: websocketManagementEndpoint,
     maxAttempts: 1,
   });
-  return new Broadcaster(
-    connectionRepository(),
-    new ApiGatewayConnectionSender(client),
-    broadcastConcurrency,
-  );
+  const repository = connectionRepository();
+  return new Broadcaster({
+    connections: new ConnectionSnapshot(repository, connectionSnapshotMaxAgeMs),
+    repository,
+    sender: new ApiGatewayConnectionSender(client),
+    concurrency: broadcastConcurrency,
+  });
 });

@@ -104,3 +104,37 @@ describe('forwardTelemetry', () => {
     expect(env.api.maxInFlight()).toBeGreaterThan(1);
   });
 });
+
+describe('the connection snapshot of a warm instance', () => {
+  it('reads one item per message while nothing changes, and sees a change at once', async () => {
+    const { DynamoConnectionRepository } = await import('../../shared/connections/repository');
+    const { ConnectionSnapshot } = await import('../../shared/connections/snapshot');
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint }));
+    const repository = new DynamoConnectionRepository(client, 'telemetry-test-connections', 3600);
+    let scans = 0;
+    const counting = Object.assign(Object.create(repository) as typeof repository, {
+      pages: () => {
+        scans++;
+        return repository.pages();
+      },
+    });
+    const snapshot = new ConnectionSnapshot(counting, 60_000);
+
+    await open('first');
+    expect((await snapshot.current()).map((c) => c.connectionId)).toEqual(['first']);
+    for (let i = 0; i < 5; i++) await snapshot.current();
+    expect(scans).toBe(1);
+
+    const before = await env.version();
+    await open('second');
+    expect(await env.version()).toBe(before + 1);
+    expect((await snapshot.current()).map((c) => c.connectionId).sort()).toEqual([
+      'first',
+      'second',
+    ]);
+    expect(scans).toBe(2);
+    client.destroy();
+  });
+});

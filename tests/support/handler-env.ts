@@ -12,7 +12,10 @@ import { startManagementApi, type ManagementApi } from './management-api';
 export interface HandlerEnv {
   db: LocalDynamoDb;
   api: ManagementApi;
+  /** The connection items (not the repository's change counter). */
   items(): Promise<Record<string, unknown>[]>;
+  /** The repository's change counter. */
+  version(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -27,7 +30,14 @@ export async function startHandlerEnv(): Promise<HandlerEnv> {
   return {
     db,
     api,
-    items: async () => (await client.send(new ScanCommand({ TableName: TEST_TABLE }))).Items ?? [],
+    items: async () =>
+      ((await client.send(new ScanCommand({ TableName: TEST_TABLE }))).Items ?? []).filter(
+        (item) => item.connectionId !== '#version',
+      ),
+    version: async () =>
+      (((await client.send(new ScanCommand({ TableName: TEST_TABLE }))).Items ?? []).find(
+        (item) => item.connectionId === '#version',
+      )?.version as number | undefined) ?? 0,
     stop: async () => {
       client.destroy();
       await Promise.all([db.stop(), api.close()]);
