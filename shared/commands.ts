@@ -3,7 +3,6 @@
  * `devices/{id}/commands` at QoS 1.
  */
 import { randomUUID } from 'node:crypto';
-import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { CommandFailedError } from './errors';
 import type { DeviceCommand, SendCommandRequest } from './protocol';
@@ -14,10 +13,16 @@ export interface CommandPublisher {
 }
 
 export class IotCommandPublisher implements CommandPublisher {
-  private client: Promise<IoTDataPlaneClient> | undefined;
+  private readonly client: IoTDataPlaneClient;
 
-  /** `endpoint` is the data-plane host; when absent it is discovered once (iot:DescribeEndpoint). */
-  constructor(private readonly endpoint: string | undefined) {}
+  /**
+   * `endpoint`: the data-plane URL or host. Without it the SDK uses the region's ATS data
+   * endpoint (data-ats.iot.{region}.amazonaws.com), which SigV4 ties to this account — no
+   * DescribeEndpoint call and no `iot:DescribeEndpoint` on "*" needed.
+   */
+  constructor(endpoint: string | undefined) {
+    this.client = new IoTDataPlaneClient(endpoint ? { endpoint: withScheme(endpoint) } : {});
+  }
 
   async publish(deviceId: string, command: SendCommandRequest['command']): Promise<DeviceCommand> {
     const message: DeviceCommand = {
@@ -26,8 +31,7 @@ export class IotCommandPublisher implements CommandPublisher {
       issuedAt: new Date().toISOString(),
     };
     try {
-      const client = await this.dataPlane();
-      await client.send(
+      await this.client.send(
         new PublishCommand({
           topic: commandTopic(deviceId),
           qos: 1,
@@ -40,24 +44,6 @@ export class IotCommandPublisher implements CommandPublisher {
     }
     return message;
   }
-
-  private dataPlane(): Promise<IoTDataPlaneClient> {
-    this.client ??= this.discover().then(
-      (host) => new IoTDataPlaneClient({ endpoint: withScheme(host) }),
-    );
-    // A failed discovery is retried on the next command instead of being cached.
-    this.client.catch(() => (this.client = undefined));
-    return this.client;
-  }
-
-  private async discover(): Promise<string | undefined> {
-    if (this.endpoint) return this.endpoint;
-    const { endpointAddress } = await new IoTClient({}).send(
-      new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }),
-    );
-    return endpointAddress;
-  }
 }
 
-const withScheme = (host: string | undefined): string | undefined =>
-  host === undefined || /^https?:\/\//.test(host) ? host : `https://${host}`;
+const withScheme = (host: string): string => (/^https?:\/\//.test(host) ? host : `https://${host}`);

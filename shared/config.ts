@@ -8,7 +8,7 @@ export interface Config {
   connectionsTable: string;
   /** https://{api}.execute-api.{region}.amazonaws.com/{stage} in AWS, http://localhost:3001 offline. */
   websocketManagementEndpoint: string;
-  /** The IoT data-plane host; when empty it is discovered with DescribeEndpoint at cold start. */
+  /** The IoT data-plane endpoint; when empty, the region's ATS data endpoint. */
   iotDataEndpoint: string | undefined;
   /** Concurrent PostToConnection calls per broadcast. */
   broadcastConcurrency: number;

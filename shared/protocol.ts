@@ -5,14 +5,11 @@
  */
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
+import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from './limits';
 import { topicFilterProblem } from './topics';
 
 // zod/mini keeps bundles small; the English locale gives readable validation messages.
 z.config(en());
-
-/** API Gateway WebSocket limits: a message is at most 128 KB (frames of 32 KB are joined). */
-export const WEBSOCKET_MESSAGE_MAX_BYTES = 128 * 1024;
-export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 50;
 
 /** IoT Core's rule for thing names; the thing name is the device id and its MQTT client id. */
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;

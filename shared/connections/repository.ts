@@ -12,7 +12,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../errors';
-import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../protocol';
+import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../limits';
 
 export interface Connection {
   connectionId: string;

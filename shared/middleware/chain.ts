@@ -21,7 +21,8 @@ import { principalFromContext, principalToContext, type Principal } from '../aut
 import type * as z from 'zod/mini';
 import { AppError, InvalidJsonError, MessageTooLargeError, ValidationError } from '../errors';
 import { logger } from '../logger';
-import { WEBSOCKET_MESSAGE_MAX_BYTES, type ErrorFrame, type ServerFrame } from '../protocol';
+import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../limits';
+import type { ErrorFrame, ServerFrame } from '../protocol';
 
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2;
 export interface RouteResponse {

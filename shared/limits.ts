@@ -1,0 +1,5 @@
+/** API Gateway's WebSocket limits and the backend's own, in one place. */
+
+/** A WebSocket message is at most 128 KB (API Gateway joins frames of 32 KB into one message). */
+export const WEBSOCKET_MESSAGE_MAX_BYTES = 128 * 1024;
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 50;
