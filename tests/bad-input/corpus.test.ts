@@ -14,6 +14,7 @@ import {
   connectDevice,
   deviceCredentials,
   httpsPublish,
+  publishExpectingDisconnect,
   type DeviceCredentials,
 } from '../support/devices';
 import { REPO_ROOT, startOfflineStack, type OfflineStack } from '../support/offline-stack';
@@ -139,13 +140,8 @@ describe('WebSocket frames → a JSON error frame, the connection stays open', (
 });
 
 describe('MQTT → refused as IoT Core refuses, the broker keeps serving', () => {
-  const closesConnection = async (topic: string, payload: string | Buffer, qos: 0 | 1 | 2 = 1) => {
-    const device = await connectDevice(stack.ports.mqtt, sensor1);
-    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
-    device.publish(topic, payload, { qos });
-    await closed;
-    device.end(true);
-  };
+  const closesConnection = (topic: string, payload: string | Buffer, qos: 0 | 1 | 2 = 1) =>
+    publishExpectingDisconnect(stack.ports.mqtt, sensor1, topic, payload, qos);
 
   it.each([
     ['a wildcard + topic', 'devices/+/telemetry'],

@@ -17,6 +17,7 @@ import {
   connectDevice,
   deviceCredentials,
   httpsPublish,
+  publishExpectingDisconnect,
   type DeviceCredentials,
 } from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
@@ -148,26 +149,26 @@ describe('what IoT Core refuses', () => {
     ).rejects.toThrow(/Not authorized/i);
   });
 
-  it('a QoS 2 publish closes the connection and delivers nothing', async () => {
-    const device = await connectDevice(stack.ports.mqtt, sensor1);
-    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
-    device.publish('devices/sensor-1/telemetry', JSON.stringify({ marker: 20 }), { qos: 2 });
-    await closed;
-    device.end(true);
+  // Each of these closes the connection; the last test checks that none was delivered.
+  it('a QoS 2 publish closes the connection', async () => {
+    const payload = JSON.stringify({ marker: 20 });
+    await publishExpectingDisconnect(
+      stack.ports.mqtt,
+      sensor1,
+      'devices/sensor-1/telemetry',
+      payload,
+      2,
+    );
   });
 
-  it('a 129 KB payload closes the connection and delivers nothing', async () => {
-    const device = await connectDevice(stack.ports.mqtt, sensor1);
-    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
-    device.publish(
+  it('a 129 KB payload closes the connection', async () => {
+    const payload = JSON.stringify({ marker: 21, pad: 'x'.repeat(129 * 1024) });
+    await publishExpectingDisconnect(
+      stack.ports.mqtt,
+      sensor1,
       'devices/sensor-1/telemetry',
-      JSON.stringify({ marker: 21, pad: 'x'.repeat(129 * 1024) }),
-      {
-        qos: 1,
-      },
+      payload,
     );
-    await closed;
-    device.end(true);
   });
 
   it.each([
@@ -192,11 +193,13 @@ describe('what IoT Core refuses', () => {
   });
 
   it('the device policy: publishing to another device’s topic closes the connection', async () => {
-    const device = await connectDevice(stack.ports.mqtt, sensor1);
-    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
-    device.publish('devices/sensor-2/telemetry', JSON.stringify({ marker: 22 }), { qos: 1 });
-    await closed;
-    device.end(true);
+    const payload = JSON.stringify({ marker: 22 });
+    await publishExpectingDisconnect(
+      stack.ports.mqtt,
+      sensor1,
+      'devices/sensor-2/telemetry',
+      payload,
+    );
   });
 
   it('the device policy: subscribing beyond its own command topic is refused (0x80)', async () => {

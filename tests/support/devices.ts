@@ -94,3 +94,18 @@ export function httpsPublish(
     request.end(body);
   });
 }
+
+/** Publishes once and resolves when the broker closes the connection for it (as IoT Core does). */
+export async function publishExpectingDisconnect(
+  port: number,
+  credentials: DeviceCredentials,
+  topic: string,
+  payload: string | Buffer,
+  qos: 0 | 1 | 2 = 1,
+): Promise<void> {
+  const device = await connectDevice(port, credentials);
+  const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+  device.publish(topic, payload, { qos });
+  await closed;
+  device.end(true);
+}
