@@ -69,7 +69,8 @@ export function deleteLocalDevice(request: { thingName: string; devicesDir: stri
   return folder;
 }
 
-function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** A port from the environment variable `name`, or `fallback` when it is unset or empty. */
+export function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = env[name];
   if (value === undefined || value === '') return fallback;
   const port = Number(value);

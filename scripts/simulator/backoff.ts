@@ -1,0 +1,42 @@
+/** Exponential backoff with jitter, for MQTT reconnects and HTTPS retries. */
+export interface BackoffPolicy {
+  /** Delay before the first retry, before jitter. */
+  baseMs: number;
+  /** No delay exceeds this. */
+  maxMs: number;
+}
+
+export const MQTT_RECONNECT: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
+export const HTTPS_RETRY: BackoffPolicy & { attempts: number } = {
+  baseMs: 200,
+  maxMs: 5_000,
+  attempts: 5,
+};
+
+/**
+ * The delay before retry number `attempt` (0 for the first): base * 2^attempt, capped, then
+ * "equal jitter" — a random point in its upper half, so devices that failed together do not
+ * retry together, and no retry comes sooner than half the nominal delay.
+ */
+export function backoffDelay(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
+  const nominal = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(nominal / 2 + (nominal / 2) * random());
+}
+
+/** A sleep that `cancel` ends early (resolving false). */
+export function cancellableSleep(ms: number): { done: Promise<boolean>; cancel(): void } {
+  let finish: (completed: boolean) => void = () => undefined;
+  const done = new Promise<boolean>((resolve) => (finish = resolve));
+  const timer = setTimeout(() => finish(true), ms);
+  return {
+    done,
+    cancel: () => {
+      clearTimeout(timer);
+      finish(false);
+    },
+  };
+}
