@@ -37,6 +37,21 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The page speaks only the documented protocol: types from shared/, nothing else of the repo.
+    files: ['dashboard/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/shared/**'], allowTypeImports: true },
+            { group: ['**/local/**', '**/handlers/**', '**/scripts/**'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Who may import whom (DESIGN.md): nothing of the offline cloud or the CLIs in a Lambda bundle.
     files: ['handlers/**', 'shared/**'],
     rules: {

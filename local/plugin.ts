@@ -10,8 +10,11 @@ import {
   type CloudFormationResource,
   type LocalDynamoDb,
 } from './dynamodb/server';
+import path from 'node:path';
 import { signAccessToken } from '../shared/auth/tokens';
 import { ensureLocalTokenSecret } from './auth/token-secret';
+import { buildDashboard } from './dashboard/build';
+import { startDashboardServer, type DashboardServer } from './dashboard/server';
 import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './iot/core';
 import { defaultLocalCloudDir } from './iot/identity';
 import { loadDevicePolicy } from './iot/policy';
@@ -31,6 +34,7 @@ interface PluginUtils {
 export class OfflineCloud {
   private dynamodb: LocalDynamoDb | undefined;
   private iot: OfflineIotCore | undefined;
+  private dashboard: DashboardServer | undefined;
   private readonly settings: OfflineSettings;
 
   constructor(
@@ -73,6 +77,14 @@ export class OfflineCloud {
         onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
         onDenied: (reason) => this.utils.log.notice(`IoT policy ${reason}`),
       });
+      // Built into the state folder: stacks running side by side never share an output folder.
+      const dashboardDir = path.join(defaultLocalCloudDir(), 'dashboard');
+      await buildDashboard(dashboardDir);
+      this.dashboard = await startDashboardServer({
+        host,
+        port: this.settings.dashboardPort,
+        root: dashboardDir,
+      });
     } catch (error) {
       await this.stop();
       throw error;
@@ -93,6 +105,7 @@ export class OfflineCloud {
     const lines = [
       'Offline cloud ready',
       `  WebSocket API   ws://${host}:${websocketPort}   (needs ?token=…: npm run token)`,
+      `  Dashboard       ${this.dashboard?.url}?ws=ws://${host}:${websocketPort}&token=${token}`,
       `  Watch it live   npx wscat -c "ws://${host}:${websocketPort}?token=${token}"`,
       `  MQTT (mTLS)     mqtts://${host}:${iot?.mqtt.port}`,
       ...(iot?.mqtt.plainPort
@@ -110,8 +123,10 @@ export class OfflineCloud {
   }
 
   async stop(): Promise<void> {
+    await this.dashboard?.stop();
     await this.iot?.stop();
     await this.dynamodb?.stop();
+    this.dashboard = undefined;
     this.iot = undefined;
     this.dynamodb = undefined;
   }

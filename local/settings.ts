@@ -15,6 +15,7 @@ export interface OfflineSettings {
   iotDataPort: number;
   /** A plain MQTT listener for trusted local tools; off unless set. */
   plainMqttPort: number | undefined;
+  dashboardPort: number;
 }
 
 export interface ServerlessLike {
@@ -43,6 +44,7 @@ export function readSettings(
     mqttPort: pick('mqttPort', cloud, 8883),
     httpsPort: pick('httpsPort', cloud, 8443),
     iotDataPort: pick('iotDataPort', cloud, 8444),
+    dashboardPort: pick('dashboardPort', cloud, 8080),
     plainMqttPort:
       (options.plainMqttPort ?? cloud.plainMqttPort ?? '') === ''
         ? undefined
@@ -66,6 +68,7 @@ const PORT_VARIABLES: Record<string, string> = {
   httpsPort: 'HTTPS_PORT',
   iotDataPort: 'IOT_DATA_PORT',
   plainMqttPort: 'PLAIN_MQTT_PORT',
+  dashboardPort: 'DASHBOARD_PORT',
 };
 
 /** Fails with one clear message naming every port that is taken and how to choose another. */

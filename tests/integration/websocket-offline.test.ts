@@ -28,6 +28,17 @@ describe('the offline WebSocket API', () => {
     );
   });
 
+  it('serves the dashboard and prints its address with the WebSocket URL and a token', async () => {
+    const response = await fetch(`http://localhost:${stack.ports.dashboard}/index.html`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('<title>');
+    expect(stack.output()).toMatch(
+      new RegExp(
+        `Dashboard +http://localhost:${stack.ports.dashboard}/\\?ws=ws://localhost:${stack.ports.websocket}&token=`,
+      ),
+    );
+  });
+
   it('broadcasts a sendMessage from one client to both', async () => {
     const first = await connectClient(stack.websocketUrl);
     const second = await connectClient(stack.websocketUrl);

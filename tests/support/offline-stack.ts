@@ -22,6 +22,7 @@ export interface OfflineStack {
     mqtt: number;
     https: number;
     iotData: number;
+    dashboard: number;
   };
   /** The WebSocket URL with a token that allows everything (topics and commands). */
   websocketUrl: string;
@@ -40,7 +41,8 @@ const READY_LINE = 'Offline cloud ready';
 export async function startOfflineStack(
   extraEnv: Record<string, string> = {},
 ): Promise<OfflineStack> {
-  const [websocket, lambda, dynamodb, mqtt, https, iotData] = (await freePorts(6)) as [
+  const [websocket, lambda, dynamodb, mqtt, https, iotData, dashboard] = (await freePorts(7)) as [
+    number,
     number,
     number,
     number,
@@ -60,6 +62,7 @@ export async function startOfflineStack(
       MQTT_PORT: String(mqtt),
       HTTPS_PORT: String(https),
       IOT_DATA_PORT: String(iotData),
+      DASHBOARD_PORT: String(dashboard),
       LOCAL_CLOUD_DIR: localCloudDir,
       ESBUILD_WORK_FOLDER: workFolder,
       ...extraEnv,
@@ -93,7 +96,7 @@ export async function startOfflineStack(
     signAccessToken(secret, { subject: 'test', ttlSeconds: 3600, stage: 'dev', ...request });
   const bareWebsocketUrl = `ws://localhost:${websocket}`;
   return {
-    ports: { websocket, lambda, dynamodb, mqtt, https, iotData },
+    ports: { websocket, lambda, dynamodb, mqtt, https, iotData, dashboard },
     websocketUrl: `${bareWebsocketUrl}?token=${await token({ commands: true })}`,
     bareWebsocketUrl,
     token,

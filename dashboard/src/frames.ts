@@ -1,0 +1,45 @@
+/**
+ * Reading server frames. The server is trusted to follow the protocol, but a frame is checked for
+ * the fields the dashboard relies on before it is used, so a malformed one is logged, not fatal.
+ */
+import type { ServerFrame, TelemetryFrame } from '../../shared/protocol';
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function parseFrame(text: string): ServerFrame | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(value) || typeof value.type !== 'string') return undefined;
+  switch (value.type) {
+    case 'telemetry':
+      return typeof value.id === 'string' &&
+        typeof value.deviceId === 'string' &&
+        isRecord(value.data)
+        ? (value as unknown as TelemetryFrame)
+        : undefined;
+    case 'subscribed':
+    case 'unsubscribed':
+      return value.topics === null || Array.isArray(value.topics)
+        ? (value as unknown as ServerFrame)
+        : undefined;
+    case 'commandSent':
+      return typeof value.commandId === 'string' && typeof value.deviceId === 'string'
+        ? (value as unknown as ServerFrame)
+        : undefined;
+    default:
+      return value as unknown as ServerFrame;
+  }
+}
+
+/** A device's acknowledgement of a command: telemetry whose data is `{type:'ack', commandId}`. */
+export function ackOf(frame: TelemetryFrame): { commandId: string } | undefined {
+  const { data } = frame;
+  return data.type === 'ack' && typeof data.commandId === 'string'
+    ? { commandId: data.commandId }
+    : undefined;
+}

@@ -1,0 +1,207 @@
+/**
+ * The live dashboard: wires the connection, the model (store, selection, commands) and the
+ * views. Frames update the model as they arrive; the views draw once per animation frame.
+ */
+import type { ServerFrame } from '../../shared/protocol';
+import { ChartsView } from './charts';
+import { CommandTracker } from './commands';
+import { CommandView } from './command-view';
+import { displayUrl, readConfig } from './config';
+import { LiveConnection, type ConnectionState } from './connection';
+import { ConnectionView } from './connection-view';
+import { DeviceListView } from './device-list';
+import { byId } from './dom';
+import { ackOf } from './frames';
+import { MessageLog } from './message-log';
+import { RenderLoop, type RenderStats } from './render-loop';
+import { PendingRequests } from './requests';
+import { ChartSelection } from './selection';
+import { SERIES_CAPACITY, TelemetryStore } from './store';
+import { SubscriptionView } from './subscription-view';
+
+/** Ages, online/stale markers, rates and the countdown move with time, not only with frames. */
+const TICK_MS = 500;
+
+/** What the page exposes for the browser tests and for a curious developer's console. */
+export interface DashboardHandle {
+  readonly socket: WebSocket | undefined;
+  readonly stats: {
+    frames: number;
+    malformed: number;
+    telemetry: number;
+    duplicates: number;
+    devices: number;
+    render: RenderStats;
+  };
+  readonly seriesCapacity: number;
+}
+
+declare global {
+  interface Window {
+    __dashboard?: DashboardHandle;
+  }
+}
+
+function start(): void {
+  const config = readConfig(location);
+  const store = new TelemetryStore();
+  const selection = new ChartSelection();
+  const commands = new CommandTracker();
+  const pending = new PendingRequests();
+  let frames = 0;
+  let malformed = 0;
+  let lastTick = 0;
+
+  const loop = new RenderLoop(render);
+  const request = () => loop.request();
+
+  const connection = config.socketUrl
+    ? new LiveConnection(config.socketUrl, {
+        state: onState,
+        frame: onFrame,
+        malformed: (text) => {
+          malformed += 1;
+          log.add('malformed', text);
+          request();
+        },
+      })
+    : undefined;
+  const send = connection ? connection.send.bind(connection) : () => false;
+
+  const connectionView = new ConnectionView(
+    byId('connection'),
+    byId('connection-status'),
+    byId('connection-countdown'),
+    byId<HTMLButtonElement>('reconnect-now'),
+    byId('connection-url'),
+    config.socketUrl,
+    () => connection?.reconnectNow(),
+  );
+  const devices = new DeviceListView(
+    byId<HTMLTableSectionElement>('device-rows'),
+    byId('devices-summary'),
+    byId<HTMLDataListElement>('known-devices'),
+    store,
+    selection,
+    request,
+  );
+  const charts = new ChartsView(byId('charts'), byId('charts-empty'), store, selection);
+  const log = new MessageLog(
+    byId<HTMLOListElement>('log'),
+    byId('log-status'),
+    byId<HTMLButtonElement>('log-pause'),
+    byId<HTMLButtonElement>('log-clear'),
+    request,
+  );
+  const subscription = new SubscriptionView(
+    byId<HTMLFormElement>('subscription-form'),
+    byId<HTMLOutputElement>('subscription-current'),
+    byId('subscription-message'),
+    send,
+    (kind, topics) => pending.add({ kind, topics }),
+  );
+  const commandView = new CommandView(
+    byId<HTMLFormElement>('command-form'),
+    byId('command-device-error'),
+    byId('command-body-error'),
+    byId<HTMLOListElement>('commands'),
+    byId('command-status'),
+    commands,
+    send,
+    (entry) => {
+      pending.add({ kind: 'command', entry });
+      request();
+    },
+  );
+
+  function onState(state: ConnectionState): void {
+    connectionView.update(state);
+    if (state.kind === 'open') {
+      log.add('connected', displayUrl(connection!.url));
+      subscription.reconnected();
+    } else if (state.kind === 'waiting') {
+      log.add('disconnected', state.reason);
+      // Answers to requests sent on the closed socket will never come.
+      for (const lost of pending.drain()) {
+        const why = 'the connection closed before the server answered; send it again';
+        if (lost.kind === 'command') commands.failed(lost.entry, why);
+        else subscription.failed(why);
+      }
+    }
+    request();
+  }
+
+  function onFrame(frame: ServerFrame, now: number): void {
+    frames += 1;
+    switch (frame.type) {
+      case 'telemetry': {
+        if (!store.add(frame, now)) return;
+        // The first devices with readings are charted until the user picks.
+        if (store.devices.get(frame.deviceId)?.series.size === 1) selection.offer(frame.deviceId);
+        const ack = ackOf(frame);
+        if (ack) commands.acked(ack.commandId, frame.data, now);
+        charts.touch();
+        log.add(ack ? 'ack' : 'telemetry', frame.data, frame.deviceId);
+        break;
+      }
+      case 'subscribed':
+      case 'unsubscribed': {
+        const kind = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';
+        pending.take((request) => request.kind === kind);
+        subscription.answered(frame);
+        log.add(frame.type, frame.topics);
+        break;
+      }
+      case 'commandSent': {
+        const entry = commands.sent(frame);
+        pending.take((request) => request.kind === 'command' && request.entry === entry);
+        log.add('commandSent', frame, frame.deviceId);
+        break;
+      }
+      case 'error': {
+        const failed = pending.take();
+        if (failed?.kind === 'command') commands.failed(failed.entry, frame.message);
+        else if (failed) subscription.failed(frame.message);
+        log.add('error', frame);
+        break;
+      }
+      default:
+        log.add(frame.type, frame);
+    }
+    request();
+  }
+
+  function render(now: number): void {
+    const tick = now - lastTick >= TICK_MS;
+    if (tick) lastTick = now;
+    connectionView.render(now);
+    devices.render(now, tick);
+    charts.render(now);
+    commandView.render();
+    log.render();
+  }
+
+  window.__dashboard = {
+    get socket() {
+      return connection?.socket;
+    },
+    get stats() {
+      return {
+        frames,
+        malformed,
+        telemetry: store.telemetry,
+        duplicates: store.duplicates,
+        devices: store.devices.size,
+        render: { ...loop.stats },
+      };
+    },
+    seriesCapacity: SERIES_CAPACITY,
+  };
+
+  setInterval(request, TICK_MS);
+  if (connection) connection.start();
+  else connectionView.fail(config.problem ?? 'no WebSocket URL');
+  request();
+}
+
+start();
