@@ -49,9 +49,14 @@ describe('RulesEngine', () => {
   let dir: string;
   const invocations: { fn: string; payload: unknown }[] = [];
   let failuresLeft = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   beforeAll(async () => {
     server = http.createServer((request, response) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      response.on('finish', () => inFlight--);
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
@@ -66,7 +71,12 @@ describe('RulesEngine', () => {
             .end('{"errorMessage":"boom"}');
           return;
         }
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{"delivered":1}');
+        // A little work per invocation, so that concurrent ones overlap.
+        setTimeout(
+          () =>
+            response.writeHead(200, { 'content-type': 'application/json' }).end('{"delivered":1}'),
+          5,
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,6 +115,17 @@ describe('RulesEngine', () => {
     expect(invocations).toEqual([
       { fn: 'telemetry-test-forwardTelemetry', payload: { temperature: 5, deviceId: 's-1' } },
     ]);
+  });
+
+  it('keeps at most two invocations of a function in flight, and loses none of a burst', async () => {
+    invocations.length = 0;
+    maxInFlight = 0;
+    const engine = engineFor(new DeadLetterStore(path.join(dir, 'burst')));
+    for (let i = 0; i < 40; i++)
+      engine.dispatch(message('devices/s-9/telemetry', { temperature: i + 1 }));
+    await engine.drain();
+    expect(invocations).toHaveLength(40);
+    expect(maxInFlight).toBe(2);
   });
 
   it('retries a failing function and succeeds without dead-lettering', async () => {
