@@ -7,11 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureLocalTokenSecret } from '../../local/auth/token-secret';
 import { signAccessToken, type TokenRequest } from '../../shared/auth/tokens';
 import { freePorts } from './ports';
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVERLESS_BIN = path.join(REPO_ROOT, 'node_modules/serverless/bin/serverless.js');
 
 export interface OfflineStack {

@@ -1,6 +1,7 @@
 /** The simulator's pure parts: arguments, schedules, backoff, error messages and the summary. */
 import { describe, expect, it } from '@jest/globals';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseOptions, UsageError } from '../../scripts/cli/command-line';
 import { backoffDelay } from '../../scripts/simulator/backoff';
 import { resolveConfig, simulatorSpec } from '../../scripts/simulator/options';
@@ -9,7 +10,7 @@ import { FleetStats, formatSummary } from '../../scripts/simulator/stats';
 import { describeTransportError } from '../../scripts/simulator/transport-errors';
 import type { Reading } from '../../shared/telemetry/reading';
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const configOf = (argv: string[]) => {
   const args = parseOptions(simulatorSpec, argv);
