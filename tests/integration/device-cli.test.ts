@@ -30,7 +30,7 @@ describe('device CLIs: arguments', () => {
     ['create', '--region without --stage', ['--thing', 'a', '--region', 'eu-west-1']],
     ['delete', 'no --thing', ['--local']],
     ['delete', 'a missing value', ['--thing']],
-  ] as const)('%s with %s: usage on stderr, exit code 2', async (script, _label, args) => {
+  ] as ['create' | 'delete', string, string[]][])('%s with %s: usage on stderr, exit code 2', async (script, _label, args) => {
     const run = await runDeviceCli(script, args, env);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(

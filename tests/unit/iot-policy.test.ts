@@ -528,7 +528,7 @@ describe('resourceArn', () => {
     ['iot:RetainPublish', 'devices/a/telemetry', `${ARN}:topic/devices/a/telemetry`],
     ['iot:Receive', 'devices/a/commands', `${ARN}:topic/devices/a/commands`],
     ['iot:Subscribe', 'devices/+/commands', `${ARN}:topicfilter/devices/+/commands`],
-  ] as const)('%s %s', (action, target, arn) => {
+  ] as [IotAction, string, string][])('%s %s', (action, target, arn) => {
     expect(resourceArn(action, target, PSEUDO)).toBe(arn);
   });
 

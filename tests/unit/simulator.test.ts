@@ -1,6 +1,5 @@
 /** The simulator's pure parts: arguments, schedules, backoff, error messages and the summary. */
 import { describe, expect, it } from '@jest/globals';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, UsageError } from '../../scripts/cli/command-line';
 import { backoffDelay } from '../../scripts/simulator/backoff';
