@@ -30,14 +30,17 @@ describe('device CLIs: arguments', () => {
     ['create', '--region without --stage', ['--thing', 'a', '--region', 'eu-west-1']],
     ['delete', 'no --thing', ['--local']],
     ['delete', 'a missing value', ['--thing']],
-  ] as ['create' | 'delete', string, string[]][])('%s with %s: usage on stderr, exit code 2', async (script, _label, args) => {
-    const run = await runDeviceCli(script, args, env);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(
-      /^error: .+\n\nUsage: npm run device:(create|delete) -- --thing NAME/,
-    );
-    expect(run.stdout).toBe('');
-  });
+  ] as ['create' | 'delete', string, string[]][])(
+    '%s with %s: usage on stderr, exit code 2',
+    async (script, _label, args) => {
+      const run = await runDeviceCli(script, args, env);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(
+        /^error: .+\n\nUsage: npm run device:(create|delete) -- --thing NAME/,
+      );
+      expect(run.stdout).toBe('');
+    },
+  );
 
   it.each(['create', 'delete'] as const)(
     '%s --help: usage on stdout, exit code 0',
