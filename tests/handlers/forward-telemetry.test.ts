@@ -100,7 +100,7 @@ describe('forwardTelemetry', () => {
     env.api.latencyMs = 0;
     expect(report).toEqual({ delivered: 1200, gone: 0, failed: 0 });
     expect(new Set(env.api.posts.map((post) => post.connectionId)).size).toBe(1200);
-    expect(env.api.maxInFlight()).toBeLessThanOrEqual(32);
+    expect(env.api.maxInFlight()).toBeLessThanOrEqual(50);
     expect(env.api.maxInFlight()).toBeGreaterThan(1);
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * A PostToConnection sender without the SDK client's middleware stack: the request signed with
+ * SigV4 (@smithy/signature-v4, which the SDK itself uses) and posted over a keep-alive agent.
+ * Not part of the project — the benchmark measures it beside ApiGatewayConnectionSender to show
+ * what the client's per-request CPU costs a fan-out (see docs/scaling.md).
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { ConnectionSender, SendOutcome } from '../shared/connections/sender';
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+const bytes = (data: SourceData): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+
+/** SHA-256 and HMAC-SHA-256 from Node's crypto, in the shape the signer wants. */
+class NodeSha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest();
+  }
+}
+
+export class SignedHttpConnectionSender implements ConnectionSender {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly signer: SignatureV4;
+
+  constructor(endpoint: string, region = process.env.AWS_REGION ?? 'us-east-1') {
+    this.url = new URL(endpoint);
+    const options = { keepAlive: true, maxSockets: Infinity };
+    this.agent =
+      this.url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+    this.signer = new SignatureV4({
+      service: 'execute-api',
+      region,
+      sha256: NodeSha256,
+      credentials: async () => ({
+        accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '',
+        secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
+        sessionToken: process.env.AWS_SESSION_TOKEN,
+      }),
+    });
+  }
+
+  async send(connectionId: string, data: string): Promise<SendOutcome> {
+    const base = this.url.pathname.replace(/\/$/, '');
+    const signed = await this.signer.sign({
+      method: 'POST',
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      port: this.url.port ? Number(this.url.port) : undefined,
+      path: `${base}/@connections/${encodeURIComponent(connectionId)}`,
+      query: {},
+      headers: {
+        host: this.url.host,
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(data)),
+      },
+      body: data,
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      const transport = this.url.protocol === 'https:' ? https : http;
+      const request = transport.request(
+        {
+          host: this.url.hostname,
+          port: this.url.port,
+          path: signed.path,
+          method: 'POST',
+          headers: signed.headers,
+          agent: this.agent,
+        },
+        (response) => {
+          response.resume();
+          response.once('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      request.once('error', reject);
+      request.end(data);
+    });
+    if (status === 200) return 'delivered';
+    if (status === 410) return 'gone';
+    // Shaped as the SDK's errors, so the retry policy sees the status.
+    throw Object.assign(new Error(`PostToConnection answered ${status}`), {
+      $metadata: { httpStatusCode: status },
+    });
+  }
+}

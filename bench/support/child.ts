@@ -1,0 +1,68 @@
+/**
+ * Runs a TypeScript module of bench/ in a fresh Node process (through tsx), hands it one JSON
+ * input and takes back one JSON result. A fresh process is what a cold Lambda instance is, and it
+ * gives each case its own peak RSS. Every child has a hard time limit.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
+export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+
+const RESULT_MARKER = '@@bench-result ';
+
+/** The environment every child gets: offline AWS credentials and quiet logs. */
+export function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'offline',
+    AWS_SECRET_ACCESS_KEY: 'offline',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...extra,
+  };
+}
+
+export async function runChild<Input, Output>(
+  modulePath: string,
+  input: Input,
+  options: { timeoutMs: number; env?: Record<string, string> },
+): Promise<Output> {
+  const child = spawn(process.execPath, ['--import', 'tsx', modulePath], {
+    cwd: REPO_ROOT,
+    env: offlineEnv({ ...options.env, BENCH_INPUT: JSON.stringify(input) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  const line = stdout.split('\n').find((text) => text.startsWith(RESULT_MARKER));
+  if (timedOut) throw new Error(`${path.basename(modulePath)} took over ${options.timeoutMs} ms`);
+  if (code !== 0 || line === undefined) {
+    throw new Error(
+      `${path.basename(modulePath)} failed (exit ${code}): ${stderr.trim().slice(-2000)}`,
+    );
+  }
+  return JSON.parse(line.slice(RESULT_MARKER.length)) as Output;
+}
+
+/** In the child: its input. */
+export function childInput<Input>(): Input {
+  const raw = process.env.BENCH_INPUT;
+  if (!raw) throw new Error('BENCH_INPUT is not set: this module runs as a bench child process');
+  return JSON.parse(raw) as Input;
+}
+
+/** In the child: hands the result back and ends the process (clients may hold sockets open). */
+export function childResult(result: unknown): void {
+  process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`, () => process.exit(0));
+}

@@ -1,0 +1,173 @@
+/**
+ * `npm run bench -- --quick`, one benchmark per process (side by side): each writes its JSON
+ * result with the fields the report and docs/scaling.md rely on, and the values make sense —
+ * every message delivered, items read counted. No timing thresholds: benchmarks print figures.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchmarkName, BenchResults } from '../../bench/run-types';
+import { REPO_ROOT } from '../support/offline-stack';
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function bench(args: string[], timeoutMs = 150_000): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let scratch: string;
+const runs: Partial<Record<BenchmarkName, { outcome: Outcome; results: BenchResults }>> = {};
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
+  const names: BenchmarkName[] = ['fanout', 'e2e', 'coldstart'];
+  await Promise.all(
+    names.map(async (name) => {
+      const out = path.join(scratch, name);
+      const outcome = await bench(['--quick', '--only', name, '--out', out]);
+      if (outcome.code !== 0) {
+        throw new Error(`bench --only ${name} exited ${outcome.code}:\n${outcome.stderr}`);
+      }
+      const [file] = await readdir(out);
+      expect(file).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z\.json$/);
+      const results = JSON.parse(await readFile(path.join(out, file!), 'utf8')) as BenchResults;
+      runs[name] = { outcome, results };
+    }),
+  );
+}, 170_000);
+
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+describe('npm run bench -- --quick', () => {
+  it('records the run: when, where, which benchmarks, no errors', () => {
+    for (const [name, run] of Object.entries(runs)) {
+      expect(run.results).toMatchObject({
+        quick: true,
+        benchmarks: [name],
+        errors: [],
+        machine: { node: process.version, cpus: expect.any(Number) },
+      });
+      expect(Date.parse(run.results.finishedAt)).toBeGreaterThanOrEqual(
+        Date.parse(run.results.startedAt),
+      );
+      expect(run.outcome.stdout).toMatch(/^## Benchmark /);
+      expect(run.outcome.stdout).toContain('### Targets');
+    }
+  });
+
+  it('fan-out: every variant delivers to every connection; reads are counted', () => {
+    const fanout = runs.fanout!.results.fanout!;
+    const variants = fanout.rows.map((row) => row.variant).sort();
+    expect(variants).toEqual(['churn', 'lean', 'limit', 'project', 'seed', 'unbounded']);
+    for (const row of fanout.rows) {
+      expect(row.postsPerMessage).toBe(row.connections);
+      expect(row.wallMs).toBeGreaterThan(0);
+      expect(row.cpuMsPerPost).toBeGreaterThan(0);
+      expect(row.peakRssMb).toBeGreaterThan(row.baselineRssMb * 0.5);
+      expect(row.messages).toBeGreaterThanOrEqual(1);
+    }
+    const seed = fanout.rows.find((row) => row.variant === 'seed')!;
+    const project = fanout.rows.find((row) => row.variant === 'project')!;
+    const limit = fanout.rows.find((row) => row.variant === 'limit')!;
+    const churn = fanout.rows.find((row) => row.variant === 'churn')!;
+    const lean = fanout.rows.find((row) => row.variant === 'lean')!;
+    // A full scan reads every connection and the change counter; a warm snapshot one item —
+    // unless the connections changed since the last message: then the counter and a rescan.
+    expect(seed.itemsRead).toBe(seed.connections + 1);
+    expect(project.firstItemsRead).toBe(project.connections + 2);
+    expect(project.itemsRead).toBe(1);
+    expect(lean.itemsRead).toBe(1);
+    expect(churn.itemsRead).toBe(churn.connections + 2);
+    expect(limit.itemsRead).toBe(0);
+    expect(fanout.defaultConcurrency).toBeGreaterThan(0);
+    expect(fanout.sweep.length).toBeGreaterThan(0);
+    expect(fanout.chosen[0]).toMatchObject({ best: expect.any(Number), gain: expect.any(Number) });
+  });
+
+  it('e2e: every message reaches every client, over MQTT and HTTPS, with and without Lambda', () => {
+    const e2e = runs.e2e!.results.e2e!;
+    expect(e2e.rows.map((row) => `${row.target}/${row.protocol}`).sort()).toEqual([
+      'lambda/https',
+      'lambda/mqtt',
+      'limit/https',
+      'limit/mqtt',
+    ]);
+    for (const row of e2e.rows) {
+      expect(row.sent).toBeGreaterThan(0);
+      expect(row.publishFailures).toBe(0);
+      expect(row.expectedFrames).toBe(row.sent * row.clients);
+      expect(row.delivered).toBe(row.expectedFrames);
+      expect(row.lost).toBe(0);
+      expect(row.duplicates).toBe(0);
+      expect(row.p50Ms).toBeGreaterThan(0);
+      expect(row.p50Ms).toBeLessThanOrEqual(row.p95Ms);
+      expect(row.p95Ms).toBeLessThanOrEqual(row.p99Ms);
+      expect(row.p99Ms).toBeLessThanOrEqual(row.maxMs);
+    }
+    expect(e2e.errors).toEqual([]);
+    expect(e2e.invokeProbes[0]).toMatchObject({ failed: 0, p50Ms: expect.any(Number) });
+  });
+
+  it('cold start: every function zip holds a bundle, imported and attributed to packages', () => {
+    const coldstart = runs.coldstart!.results.coldstart!;
+    expect(coldstart.functions.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['forwardTelemetry', 'connect', 'sendMessage']),
+    );
+    for (const f of coldstart.functions) {
+      expect(f.bundleBytes).toBeGreaterThan(1024);
+      expect(f.zipBytes).toBeGreaterThan(0);
+      expect(f.importMs).toBeGreaterThan(0);
+      expect(f.importWithSourceMapsMs).toBeGreaterThan(0);
+      expect(f.packages.length).toBeGreaterThan(0);
+      expect(f.awsSdkBytes).toBeLessThan(f.bundleBytes);
+    }
+  });
+
+  it('evaluates each target as PASS or MISS with a ratio, and explains a miss', () => {
+    const targets = Object.values(runs).flatMap((run) => run.results.targets);
+    expect(targets.length).toBeGreaterThanOrEqual(4);
+    for (const target of targets) {
+      expect(['PASS', 'MISS']).toContain(target.status);
+      expect(Number.isFinite(target.ratio)).toBe(true);
+      if (target.status === 'MISS') expect(target.reason).toEqual(expect.any(String));
+    }
+  });
+});
+
+describe('bench arguments', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const { code, stdout } = await bench(['--help'], 30_000);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: npm run bench --');
+    expect(stdout).toContain('--only fanout|e2e|coldstart');
+  });
+
+  it.each([[['--only', 'nope']], [['--bogus']], [['stray']]])(
+    '%j prints the usage and exits 2',
+    async (args) => {
+      const { code, stderr } = await bench(args, 30_000);
+      expect(code).toBe(2);
+      expect(stderr).toContain('Usage: npm run bench --');
+    },
+  );
+});
