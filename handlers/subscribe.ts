@@ -1,6 +1,8 @@
+import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { ForbiddenError } from '../shared/errors';
 import { webSocketRoute } from '../shared/middleware/chain';
 import { subscribeSchema } from '../shared/protocol';
+import { config } from '../shared/runtime/config';
 import { connectionRepository } from '../shared/runtime/connections';
 import { filterCovers } from '../shared/topics';
 
@@ -8,6 +10,12 @@ import { filterCovers } from '../shared/topics';
 export const handler = webSocketRoute(
   subscribeSchema,
   async ({ input, connectionId, principal }) => {
+    await assertWithinRateLimit(
+      connectionRepository(),
+      connectionId,
+      config().rateLimit,
+      'subscribe',
+    );
     const allowed = principal?.topics ?? null;
     if (allowed !== null) {
       const outside = input.topics.filter(

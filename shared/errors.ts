@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'COMMAND_FAILED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
+  | 'NOT_REGISTERED'
   | 'INTERNAL_ERROR';
 
 export class AppError extends Error {
@@ -42,6 +43,18 @@ export class UnknownActionError extends AppError {
   }
 }
 
+/** A lifecycle function ($connect, $disconnect) invoked with another kind of event. */
+export class UnexpectedEventError extends AppError {
+  constructor(expected: string, received: string | undefined) {
+    super(
+      'UNKNOWN_ACTION',
+      `This function handles ${expected} events only, not ${received ?? 'an event without a type'}`,
+      400,
+      { expected, received: received ?? null },
+    );
+  }
+}
+
 export class ValidationError extends AppError {
   constructor(message: string, details?: unknown) {
     super('VALIDATION_FAILED', message, 400, details);
@@ -49,8 +62,9 @@ export class ValidationError extends AppError {
 }
 
 export class MessageTooLargeError extends AppError {
-  constructor(size: number, limit: number) {
-    super('MESSAGE_TOO_LARGE', `The message is ${size} bytes; the limit is ${limit} bytes`, 413, {
+  /** `what`: the thing that is too large, e.g. the message a command becomes for its device. */
+  constructor(size: number, limit: number, what = 'The message') {
+    super('MESSAGE_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} bytes`, 413, {
       size,
       limit,
     });
@@ -94,6 +108,29 @@ export class RateLimitedError extends AppError {
         retryAfterMs: Math.ceil(retryAfterMs),
       },
     );
+  }
+}
+
+/**
+ * The frame came on a connection the backend does not know (its $connect never completed, or it
+ * was removed): nothing is done for it. Reconnecting registers it again.
+ */
+export class ConnectionNotRegisteredError extends AppError {
+  constructor() {
+    super(
+      'NOT_REGISTERED',
+      'This connection is not registered (its $connect did not complete or it expired); reconnect',
+      410,
+    );
+  }
+}
+
+/** A subscribe would take the connection past its limit of topic filters. */
+export class TooManyFiltersError extends AppError {
+  constructor(limit: number) {
+    super('VALIDATION_FAILED', `A connection may hold at most ${limit} topic filters`, 400, {
+      limit,
+    });
   }
 }
 

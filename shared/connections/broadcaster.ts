@@ -1,6 +1,11 @@
 /**
  * Fan-out of one frame to many connections: bounded concurrency, a `410 Gone` removes that
  * connection without stopping delivery to the others, and the outcome is counted.
+ *
+ * API Gateway also answers 410 to a post for a connection whose $connect has not completed yet
+ * (AWS Knowledge Center, "Why do I get a 410 GoneException from PostToConnection?"), while its
+ * item is already written. So a connection younger than `connectGraceMs` is counted gone but
+ * kept; a later 410, after the grace, removes it.
  */
 import type { DeliveryReport } from '../protocol';
 import { topicMatches } from '../topics';
@@ -18,7 +23,13 @@ export interface BroadcasterDependencies {
   /** PostToConnection calls in flight at once. */
   concurrency: number;
   retryPolicy?: RetryPolicy;
+  /** A 410 within this long of a connection's $connect does not remove it (handshake race). */
+  connectGraceMs?: number;
+  now?: () => number;
 }
+
+/** API Gateway's $connect integration has 29 s at most; most handshakes complete far sooner. */
+export const DEFAULT_CONNECT_GRACE_MS = 10_000;
 
 export interface BroadcastOptions {
   /** Only connections whose filters match this topic receive the frame; all when omitted. */
@@ -44,6 +55,8 @@ export class Broadcaster {
   private readonly sender: ConnectionSender;
   private readonly concurrency: number;
   private readonly retryPolicy: RetryPolicy;
+  private readonly connectGraceMs: number;
+  private readonly now: () => number;
 
   constructor(dependencies: BroadcasterDependencies) {
     ({
@@ -52,6 +65,8 @@ export class Broadcaster {
       sender: this.sender,
       concurrency: this.concurrency,
       retryPolicy: this.retryPolicy = DEFAULT_RETRY_POLICY,
+      connectGraceMs: this.connectGraceMs = DEFAULT_CONNECT_GRACE_MS,
+      now: this.now = Date.now,
     } = dependencies);
   }
 
@@ -61,7 +76,7 @@ export class Broadcaster {
     const goneIds: string[] = [];
 
     const deadline = options.deadline ?? Date.now() + 5_000;
-    const deliver = async ({ connectionId }: Connection): Promise<void> => {
+    const deliver = async ({ connectionId, connectedAt }: Connection): Promise<void> => {
       try {
         const outcome = await retrying(
           () => this.sender.send(connectionId, data),
@@ -70,7 +85,9 @@ export class Broadcaster {
         );
         if (outcome === 'gone') {
           result.gone++;
-          goneIds.push(connectionId);
+          const connecting =
+            connectedAt !== undefined && this.now() - connectedAt < this.connectGraceMs;
+          if (!connecting) goneIds.push(connectionId);
         } else {
           result.delivered++;
         }

@@ -1,7 +1,11 @@
-import { RateLimitedError } from '../errors';
+import { ConnectionNotRegisteredError, RateLimitedError } from '../errors';
 import type { ConnectionRepository, TokenBucket } from './repository';
 
-/** Throws a RATE_LIMITED error when the connection has used up its bucket for now. */
+/**
+ * Every client action takes a token first. Throws RATE_LIMITED when the connection has used up
+ * its bucket for now, and NOT_REGISTERED when the backend does not know the connection: then
+ * nothing else is done for the frame (no publish, no broadcast, no write).
+ */
 export async function assertWithinRateLimit(
   repository: ConnectionRepository,
   connectionId: string,
@@ -9,5 +13,7 @@ export async function assertWithinRateLimit(
   action: string,
 ): Promise<void> {
   const result = await repository.takeToken(connectionId, bucket, Date.now());
-  if (!result.allowed) throw new RateLimitedError(action, result.retryAfterMs);
+  if (result.allowed) return;
+  if ('unregistered' in result) throw new ConnectionNotRegisteredError();
+  throw new RateLimitedError(action, result.retryAfterMs);
 }

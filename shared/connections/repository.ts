@@ -11,13 +11,15 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { AppError } from '../errors';
+import { ConnectionNotRegisteredError, TooManyFiltersError } from '../errors';
 import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../limits';
 
 export interface Connection {
   connectionId: string;
   /** Topic filters the connection receives; `null` until it subscribes: it receives everything. */
   topics: string[] | null;
+  /** Epoch ms of its $connect; a 410 soon after it may only mean the handshake is not done yet. */
+  connectedAt?: number;
 }
 
 export interface NewConnection {
@@ -32,7 +34,11 @@ export interface TokenBucket {
   burst: number;
 }
 
-export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
+export type TakeResult =
+  | { allowed: true }
+  | { allowed: false; retryAfterMs: number }
+  /** No such connection: nothing to meter, and nothing may be done for it. */
+  | { allowed: false; unregistered: true };
 
 export interface ConnectionRepository {
   save(connection: NewConnection): Promise<void>;
@@ -43,7 +49,7 @@ export interface ConnectionRepository {
   unsubscribe(connectionId: string, topics: string[]): Promise<string[] | null>;
   /** Every connection, a page at a time. */
   pages(): AsyncIterable<Connection[]>;
-  /** Takes one token from the connection's bucket (sendMessage, sendCommand), if it has one. */
+  /** Takes one token from the connection's bucket (every client action), atomically. */
   takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult>;
   /**
    * A counter that every change to the set of connections or their filters increases: a reader
@@ -58,15 +64,21 @@ interface ConnectionItem {
   expiresAt?: number;
   filtered?: boolean;
   topics?: Set<string>;
-  bucketTokens?: number;
-  bucketAt?: number;
+  /** The rate limit's theoretical arrival time (epoch ms), see takeToken. */
+  rateTat?: number;
 }
 
-/** Concurrent takes on one bucket retry their read-modify-write this many times. */
+type UpdateExpressionParts = Pick<
+  ConstructorParameters<typeof UpdateCommand>[0],
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
+>;
+
+/** A take whose schedule lapses between its two conditional updates tries again this often. */
 const TAKE_ATTEMPTS = 3;
 
-/** The item holding the change counter; no connection id can look like it ('#' is not issued). */
-const VERSION_KEY = { connectionId: '#version' };
+/** The id of the item holding the change counter; API Gateway never issues '#' in an id. */
+export const VERSION_ITEM_ID = '#version';
+const VERSION_KEY = { connectionId: VERSION_ITEM_ID };
 
 export class DynamoConnectionRepository implements ConnectionRepository {
   constructor(
@@ -145,7 +157,7 @@ export class DynamoConnectionRepository implements ConnectionRepository {
       { client: this.client },
       {
         TableName: this.tableName,
-        ProjectionExpression: 'connectionId, filtered, topics',
+        ProjectionExpression: 'connectionId, connectedAt, filtered, topics',
       },
     );
     for await (const page of paginator) {
@@ -155,58 +167,80 @@ export class DynamoConnectionRepository implements ConnectionRepository {
         .map((item) => ({
           connectionId: item.connectionId,
           topics: item.filtered ? sorted(item.topics) : null,
+          ...(item.connectedAt === undefined ? {} : { connectedAt: item.connectedAt }),
         }));
     }
   }
 
+  /**
+   * The token bucket as GCRA (generic cell rate algorithm): one attribute, the theoretical arrival
+   * time `rateTat`. A take is one conditional UpdateItem — atomic, so concurrent takes can never
+   * share a token — and the refused path costs one more read to say why.
+   */
   async takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult> {
+    const interval = 1000 / bucket.perSecond;
+    const tolerance = (bucket.burst - 1) * interval;
     for (let attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
+      // An idle bucket (arrival time passed): full again, this take starts a new schedule.
+      if (
+        await this.conditionalUpdate(connectionId, {
+          UpdateExpression: 'SET rateTat = :next',
+          ConditionExpression:
+            'attribute_exists(connectionId) AND (attribute_not_exists(rateTat) OR rateTat <= :now)',
+          ExpressionAttributeValues: { ':now': now, ':next': now + interval },
+        })
+      ) {
+        return { allowed: true };
+      }
+      // A bucket in use: allowed while the schedule is less than a burst ahead of now.
+      if (
+        await this.conditionalUpdate(connectionId, {
+          UpdateExpression: 'SET rateTat = rateTat + :interval',
+          ConditionExpression: 'rateTat > :now AND rateTat <= :latest',
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':interval': interval,
+            ':latest': now + tolerance,
+          },
+        })
+      ) {
+        return { allowed: true };
+      }
       const { Item } = await this.client.send(
         new GetCommand({
           TableName: this.tableName,
           Key: { connectionId },
-          ProjectionExpression: 'bucketTokens, bucketAt',
+          ProjectionExpression: 'connectionId, rateTat',
           ConsistentRead: true,
         }),
       );
-      if (!Item) return { allowed: true }; // not registered: nothing to meter against
-      const { bucketTokens = bucket.burst, bucketAt } = Item as ConnectionItem;
-      const elapsed = bucketAt === undefined ? 0 : Math.max(0, now - bucketAt) / 1000;
-      const tokens = Math.min(bucket.burst, bucketTokens + elapsed * bucket.perSecond);
-      if (tokens < 1)
-        return { allowed: false, retryAfterMs: ((1 - tokens) / bucket.perSecond) * 1000 };
-      try {
-        await this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { connectionId },
-            UpdateExpression: 'SET bucketTokens = :tokens, bucketAt = :now',
-            // Only if nobody took a token since we read the bucket.
-            ConditionExpression:
-              bucketAt === undefined
-                ? 'attribute_exists(connectionId) AND attribute_not_exists(bucketAt)'
-                : 'bucketAt = :previous',
-            ExpressionAttributeValues: {
-              ':tokens': tokens - 1,
-              ':now': now,
-              ...(bucketAt === undefined ? {} : { ':previous': bucketAt }),
-            },
-          }),
-        );
-        return { allowed: true };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
+      if (!Item) return { allowed: false, unregistered: true };
+      const tat = (Item as ConnectionItem).rateTat ?? now;
+      // Over the limit; otherwise the schedule lapsed between the two updates: try again.
+      if (tat > now + tolerance) return { allowed: false, retryAfterMs: tat - tolerance - now };
     }
-    return { allowed: false, retryAfterMs: 1000 / bucket.perSecond };
+    return { allowed: false, retryAfterMs: interval };
+  }
+
+  /** An UpdateItem whose condition may fail: false when it did. */
+  private async conditionalUpdate(
+    connectionId: string,
+    expression: UpdateExpressionParts,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({ TableName: this.tableName, Key: { connectionId }, ...expression }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   private async update(
     connectionId: string,
-    expression: Pick<
-      ConstructorParameters<typeof UpdateCommand>[0],
-      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
-    >,
+    expression: UpdateExpressionParts,
   ): Promise<ConnectionItem> {
     try {
       const result = await this.client.send(
@@ -220,15 +254,19 @@ export class DynamoConnectionRepository implements ConnectionRepository {
       await this.bumpVersion();
       return result.Attributes as ConnectionItem;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new AppError(
-          'VALIDATION_FAILED',
-          `A connection may hold at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} topic filters (or it is no longer registered: reconnect)`,
-          400,
-          { limit: MAX_SUBSCRIPTIONS_PER_CONNECTION },
-        );
-      }
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Two causes fail the condition; one consistent read tells which.
+      const { Item } = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          ProjectionExpression: 'connectionId',
+          ConsistentRead: true,
+        }),
+      );
+      throw Item
+        ? new TooManyFiltersError(MAX_SUBSCRIPTIONS_PER_CONNECTION)
+        : new ConnectionNotRegisteredError();
     }
   }
 }

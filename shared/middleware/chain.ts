@@ -19,7 +19,13 @@ import type {
 } from 'aws-lambda';
 import { principalFromContext, principalToContext, type Principal } from '../auth/tokens';
 import type * as z from 'zod/mini';
-import { AppError, InvalidJsonError, MessageTooLargeError, ValidationError } from '../errors';
+import {
+  AppError,
+  InvalidJsonError,
+  MessageTooLargeError,
+  UnexpectedEventError,
+  ValidationError,
+} from '../errors';
 import { logger } from '../logger';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../limits';
 import type { ErrorFrame, ServerFrame } from '../protocol';
@@ -71,10 +77,19 @@ export function webSocketRoute<TSchema extends z.ZodMiniType>(
   });
 }
 
-export function connectionRoute(handle: (request: RouteRequest<undefined>) => Promise<void>) {
+/**
+ * `$connect` / `$disconnect`. API Gateway never routes a client's frame to them, but whatever
+ * invokes the function, it acts only on the lifecycle event it is for.
+ */
+export function connectionRoute(
+  eventType: 'CONNECT' | 'DISCONNECT',
+  handle: (request: RouteRequest<undefined>) => Promise<void>,
+) {
   return baseChain<WebSocketEvent, RouteResponse>()
     .use(errorFrames())
     .handler(async (event, context) => {
+      const received = (event.requestContext as { eventType?: string }).eventType;
+      if (received !== eventType) throw new UnexpectedEventError(eventType, received);
       await handle({
         input: undefined,
         connectionId: event.requestContext.connectionId,

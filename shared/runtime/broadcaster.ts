@@ -7,8 +7,12 @@ import { connectionRepository } from './connections';
 import { lazy } from './lazy';
 
 export const broadcaster = lazy(() => {
-  const { websocketManagementEndpoint, broadcastConcurrency, connectionSnapshotMaxAgeMs } =
-    config();
+  const {
+    websocketManagementEndpoint,
+    broadcastConcurrency,
+    connectionSnapshotMaxAgeMs,
+    connectGraceMs,
+  } = config();
   // The broadcaster retries with its own backoff and deadline; the SDK's retries would stack on it.
   const client = new ApiGatewayManagementApiClient({
     endpoint: websocketManagementEndpoint,
@@ -20,5 +24,6 @@ export const broadcaster = lazy(() => {
     repository,
     sender: new ApiGatewayConnectionSender(client),
     concurrency: broadcastConcurrency,
+    connectGraceMs,
   });
 });

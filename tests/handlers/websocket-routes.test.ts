@@ -6,7 +6,11 @@ import { handler as sendCommand } from '../../handlers/sendCommand';
 import { handler as sendMessage } from '../../handlers/sendMessage';
 import { handler as subscribe } from '../../handlers/subscribe';
 import { handler as unsubscribe } from '../../handlers/unsubscribe';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoConnectionRepository } from '../../shared/connections/repository';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
+import { TEST_TABLE } from '../support/local-dynamodb';
 import { lambdaContext, webSocketEvent } from '../support/lambda';
 
 let env: HandlerEnv;
@@ -69,6 +73,7 @@ describe('sendMessage', () => {
   it('removes a stale (410 Gone) connection and still delivers to the others', async () => {
     for (const id of ['live-1', 'stale', 'live-2']) await call(connect, id, '$connect');
     env.api.gone.add('stale');
+    await env.backdate('stale', 60_000); // past the grace period of the connect race
     const response = await call(
       sendMessage,
       'live-1',
@@ -82,6 +87,43 @@ describe('sendMessage', () => {
       'live-1',
       'live-2',
     ]);
+  });
+
+  // AWS Knowledge Center, "410 GoneException when calling PostToConnection": API Gateway answers
+  // 410 for a connection whose $connect has not completed yet, while its item already exists.
+  it('keeps a connection that answers 410 within the grace period after its $connect', async () => {
+    for (const id of ['sender', 'connecting']) await call(connect, id, '$connect');
+    env.api.gone.add('connecting');
+    const first = await call(
+      sendMessage,
+      'sender',
+      'sendMessage',
+      '{"action":"sendMessage","message":"1"}',
+    );
+    expect(frame(first)).toMatchObject({ delivered: 1, gone: 1, failed: 0 });
+    expect((await env.items()).map((item) => item.connectionId).sort()).toEqual([
+      'connecting',
+      'sender',
+    ]);
+
+    // The handshake completes: the next broadcast reaches it.
+    env.api.gone.delete('connecting');
+    const second = await call(
+      sendMessage,
+      'sender',
+      'sendMessage',
+      '{"action":"sendMessage","message":"2"}',
+    );
+    expect(frame(second)).toMatchObject({ delivered: 2, gone: 0 });
+    expect(env.api.framesFor('connecting')).toEqual([
+      expect.objectContaining({ type: 'message', message: '2' }),
+    ]);
+
+    // A 410 after the grace period means gone: the item is removed.
+    env.api.gone.add('connecting');
+    await env.backdate('connecting', 60_000);
+    await call(sendMessage, 'sender', 'sendMessage', '{"action":"sendMessage","message":"3"}');
+    expect((await env.items()).map((item) => item.connectionId)).toEqual(['sender']);
   });
 
   it('counts a connection the API fails for without stopping the others', async () => {
@@ -140,6 +182,7 @@ describe('subscribe and unsubscribe', () => {
 
 describe('sendCommand', () => {
   it('answers an error frame when the IoT data plane cannot be reached', async () => {
+    await call(connect, 'c', '$connect');
     process.env.IOT_DATA_ENDPOINT = 'http://127.0.0.1:9'; // discard port: nothing listens
     const { resetLazyValues } = await import('../../shared/runtime/lazy');
     resetLazyValues();
@@ -257,5 +300,105 @@ describe('bad input: an error frame on the client’s own connection, nothing wr
   it('names the valid actions when the action is unknown', async () => {
     const response = await call(defaultRoute, 'bad', '$default', '{"action":"explode"}');
     expect(frame(response).message).toContain('sendMessage, subscribe, unsubscribe, sendCommand');
+  });
+});
+
+describe('a frame on a connection the backend does not know does nothing', () => {
+  beforeEach(clearTable);
+
+  it.each([
+    ['sendMessage', sendMessage, '{"action":"sendMessage","message":"hi"}'],
+    ['sendCommand', sendCommand, '{"action":"sendCommand","deviceId":"sensor-1","command":"x"}'],
+    ['subscribe', subscribe, '{"action":"subscribe","topics":["devices/#"]}'],
+    ['unsubscribe', unsubscribe, '{"action":"unsubscribe","topics":["devices/#"]}'],
+  ])('%s answers NOT_REGISTERED and neither writes nor posts', async (routeKey, route, body) => {
+    await call(connect, 'registered', '$connect');
+    const versionBefore = await env.version();
+    const response = await call(route, 'ghost', routeKey, body);
+    expect(response.statusCode).toBe(410);
+    expect(frame(response)).toMatchObject({ type: 'error', code: 'NOT_REGISTERED' });
+    expect(env.api.posts).toEqual([]);
+    expect((await env.items()).map((item) => item.connectionId)).toEqual(['registered']);
+    expect(await env.version()).toBe(versionBefore);
+  });
+});
+
+describe('$connect and $disconnect act only on their own lifecycle event', () => {
+  beforeEach(clearTable);
+
+  it('a MESSAGE event naming $disconnect does not forget a live connection', async () => {
+    await call(connect, 'live', '$connect');
+    const forged = webSocketEvent('live', 'sendMessage', '{"action":"$disconnect"}');
+    const response = await disconnect(forged, lambdaContext('disconnect'));
+    expect(response.statusCode).toBe(400);
+    expect(frame(response)).toMatchObject({ type: 'error', code: 'UNKNOWN_ACTION' });
+    expect((await env.items()).map((item) => item.connectionId)).toEqual(['live']);
+  });
+
+  it('a MESSAGE event naming $connect does not reset subscriptions', async () => {
+    await call(connect, 'live', '$connect');
+    await call(subscribe, 'live', 'subscribe', '{"action":"subscribe","topics":["devices/a/#"]}');
+    const forged = webSocketEvent('live', 'sendMessage', '{"action":"$connect"}');
+    const response = await connect(forged, lambdaContext('connect'));
+    expect(frame(response)).toMatchObject({ type: 'error', code: 'UNKNOWN_ACTION' });
+    const [item] = await env.items();
+    expect(item?.topics).toEqual(new Set(['devices/a/#']));
+  });
+});
+
+describe('rate limit: burst of 20, then 5 per second (README), on every action', () => {
+  beforeEach(clearTable);
+  const bucket = { perSecond: 5, burst: 20 };
+  const repository = () =>
+    new DynamoConnectionRepository(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint })),
+      TEST_TABLE,
+      3600,
+    );
+
+  it('gives exactly the burst to 30 concurrent takes at one instant, then refills 5 per second', async () => {
+    await call(connect, 'busy', '$connect');
+    const connections = repository();
+    const t0 = 1_800_000_000_000;
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () => connections.takeToken('busy', bucket, t0)),
+    );
+    expect(results.filter((result) => result.allowed)).toHaveLength(20);
+    expect(await connections.takeToken('busy', bucket, t0)).toEqual({
+      allowed: false,
+      retryAfterMs: 200,
+    });
+    // One token 200 ms later, and only one.
+    expect(await connections.takeToken('busy', bucket, t0 + 200)).toEqual({ allowed: true });
+    expect(await connections.takeToken('busy', bucket, t0 + 200)).toMatchObject({ allowed: false });
+    // An idle second later: five more.
+    const later = await Promise.all(
+      Array.from({ length: 8 }, () => connections.takeToken('busy', bucket, t0 + 1200)),
+    );
+    expect(later.filter((result) => result.allowed)).toHaveLength(5);
+  });
+
+  it('answers RATE_LIMITED past the burst and the connection stays usable', async () => {
+    await call(connect, 'steady', '$connect');
+    const body = '{"action":"unsubscribe","topics":["x/y"]}';
+    const answers = [];
+    for (let i = 0; i < 25; i++)
+      answers.push(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)));
+    expect(
+      answers.filter((answer) => answer.type === 'unsubscribed').length,
+    ).toBeGreaterThanOrEqual(20);
+    const refused = answers.find((answer) => answer.type === 'error');
+    expect(refused).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(refused.details.retryAfterMs).toBeLessThanOrEqual(200);
+    // Usable after its retry-after: the bucket refilled, the connection is still registered.
+    await new Promise((resolve) => setTimeout(resolve, refused.details.retryAfterMs + 1));
+    expect(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)).type).toBe('unsubscribed');
+  });
+
+  it('an unregistered connection is not metered as allowed', async () => {
+    expect(await repository().takeToken('nobody', bucket, Date.now())).toEqual({
+      allowed: false,
+      unregistered: true,
+    });
   });
 });
