@@ -2,23 +2,25 @@ import { broadcaster } from '../shared/runtime/broadcaster';
 import { PartialDeliveryError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { eventHandler } from '../shared/middleware/chain';
-import { telemetryEventSchema, type TelemetryFrame } from '../shared/protocol';
-import { telemetryTopic } from '../shared/topics';
+import { telemetryEventSchema } from '../shared/protocol';
+import { fitToMessageLimit, telemetryFrame } from '../shared/telemetry/frame';
 
 /**
- * Triggered by the IoT topic rule on devices/+/telemetry: forwards the reading to every
- * WebSocket client whose subscriptions match the topic.
+ * Triggered by the IoT topic rule on devices/+/telemetry: forwards the device's message, whatever
+ * its payload, to every WebSocket client whose subscriptions match the topic.
  */
 export const handler = eventHandler(telemetryEventSchema, async (event, context) => {
-  const { deviceId, receivedAt, topic = telemetryTopic(deviceId), messageId, ...data } = event;
-  const frame: TelemetryFrame = {
-    type: 'telemetry',
-    id: messageId ?? context.awsRequestId,
-    topic,
-    deviceId,
-    receivedAt,
-    data,
-  };
+  const { frame, oversized } = fitToMessageLimit(telemetryFrame(event, context.awsRequestId));
+  const { id, topic, deviceId } = frame;
+  if (oversized) {
+    logger.warn('Telemetry frame over the WebSocket message limit: clients get a tooLarge frame', {
+      id,
+      deviceId,
+      topic,
+      size: frame.size,
+      ...oversized,
+    });
+  }
   // Keep a second in hand so a retry-exhausted failure is still reported before the timeout.
   const deadline = Date.now() + context.getRemainingTimeInMillis() - 1_000;
   const result = await broadcaster().broadcast(frame, { topic, deadline });
@@ -34,6 +36,6 @@ export const handler = eventHandler(telemetryEventSchema, async (event, context)
     });
     throw new PartialDeliveryError(report, failures);
   }
-  logger.info('Telemetry forwarded', { deviceId, topic, ...report });
+  logger.info('Telemetry forwarded', { deviceId, topic, kind: frame.kind, ...report });
   return report;
 });

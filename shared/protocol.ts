@@ -44,14 +44,44 @@ export const unsubscribeSchema = z.object({
   topics: topicListSchema,
 });
 
+/** Deeper commands are refused before validation: z.json() walks them recursively. */
+export const MAX_COMMAND_DEPTH = 32;
+
+const commandSchema = z.pipe(
+  z.unknown().check(
+    z.refine((value) => jsonValueDepth(value) <= MAX_COMMAND_DEPTH, {
+      message: `must not be nested more than ${MAX_COMMAND_DEPTH} levels`,
+      abort: true,
+    }),
+  ),
+  z.union([z.string().check(z.minLength(1)), z.record(z.string(), z.json())]),
+);
+
 export const sendCommandSchema = z.object({
   action: z.literal('sendCommand'),
   deviceId: deviceIdSchema,
-  command: z.union([z.string().check(z.minLength(1)), z.record(z.string(), z.json())]),
+  command: commandSchema,
 });
 
 export const ACTIONS = ['sendMessage', 'subscribe', 'unsubscribe', 'sendCommand'] as const;
 export type ActionName = (typeof ACTIONS)[number];
+
+/**
+ * How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), counted without
+ * recursion and stopping past MAX_COMMAND_DEPTH, so any depth is measured safely and quickly.
+ */
+function jsonValueDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > MAX_COMMAND_DEPTH) return deepest;
+    for (const child of Object.values(current)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return deepest;
+}
 
 export type SendMessageRequest = z.infer<typeof sendMessageSchema>;
 export type SubscribeRequest = z.infer<typeof subscribeSchema>;
@@ -60,13 +90,19 @@ export type SendCommandRequest = z.infer<typeof sendCommandSchema>;
 export type ClientAction =
   SendMessageRequest | SubscribeRequest | UnsubscribeRequest | SendCommandRequest;
 
-/** What a device publishes to `devices/{id}/telemetry`, enriched by the topic rule's SQL. */
+/**
+ * What the topic rule's SQL (serverless.yml custom.telemetryRuleSql) makes of a message on
+ * `devices/{id}/telemetry`: the payload's bytes base64-encoded (`payload`, any payload at all)
+ * and the metadata. Events of the earlier SQL (`SELECT *, …`: the JSON object's own fields merged
+ * with the metadata) are still accepted, so that queued or dead-lettered events can be redriven.
+ */
 export const telemetryEventSchema = z.catchall(
   z.object({
     deviceId: deviceIdSchema,
     receivedAt: z.number(),
     topic: z.optional(z.string()),
     messageId: z.optional(z.string()),
+    payload: z.optional(z.unknown()),
   }),
   z.unknown(),
 );
@@ -80,18 +116,41 @@ export interface DeviceCommand {
 }
 
 // Frames the server sends to a WebSocket client.
-export interface TelemetryFrame {
+interface TelemetryFrameBase {
   type: 'telemetry';
   /** Unique per device message; a client drops a frame whose id it has seen (retries). */
   id: string;
   topic: string;
   deviceId: string;
   receivedAt: number;
+  /** The payload's size in bytes, as the device published it. */
+  size: number;
+  /** The payload when it is a JSON object (kind `object`); `{}` for every other kind. */
   data: Record<string, unknown>;
 }
+/** What the device published; each kind carries the payload in its own field (README). */
+export type TelemetryFrame = TelemetryFrameBase &
+  (
+    | { kind: 'object' }
+    /** Any other JSON value: array, number, string, boolean, null. */
+    | { kind: 'json'; value: unknown }
+    /** UTF-8 text that is not JSON (or JSON nested too deep to unpack). */
+    | { kind: 'text'; text: string }
+    /** Bytes that are not text, base64-encoded. */
+    | { kind: 'binary'; base64: string }
+    | { kind: 'empty' }
+    /** The frame would exceed API Gateway's 128 KB message limit: it says so, without the payload. */
+    | { kind: 'tooLarge'; payloadKind: TelemetryPayloadKind; frameSize: number; limit: number }
+  );
+export type TelemetryPayloadKind = 'object' | 'json' | 'text' | 'binary' | 'empty';
+export type TelemetryFrameKind = TelemetryFrame['kind'];
 export interface ChatFrame {
   type: 'message';
   id: string;
+  /**
+   * The sender's alias: opaque, the same for every message of one connection, never its
+   * connection id (which would let other clients reach that connection).
+   */
   from: string;
   message: string;
   sentAt: string;

@@ -48,13 +48,16 @@ export async function startTelemetryFeed(): Promise<TelemetryFeed> {
   const frameOf = (deviceId: string): string => {
     const seq = sequences.get(deviceId) ?? 0;
     sequences.set(deviceId, seq + 1);
+    const data = { deviceId, ...reading(seq) };
     const frame: TelemetryFrame = {
       type: 'telemetry',
       id: randomUUID(),
       topic: `devices/${deviceId}/telemetry`,
       deviceId,
       receivedAt: Date.now(),
-      data: { deviceId, ...reading(seq) },
+      kind: 'object',
+      size: Buffer.byteLength(JSON.stringify(data)),
+      data,
     };
     return JSON.stringify(frame);
   };

@@ -1,9 +1,15 @@
 /**
  * A real HTTP server standing in for API Gateway's @connections management API: records every
- * PostToConnection and answers 410 Gone for connections the test marks as stale.
+ * PostToConnection, answers 410 Gone for connections the test marks as stale, and 413 for data
+ * over API Gateway's 128 KB message payload size ("Quotas for configuring and running a
+ * WebSocket API in API Gateway"), with the x-amzn-errortype header from which the SDK makes a
+ * PayloadTooLargeException.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+/** API Gateway's WebSocket message payload size. */
+export const MESSAGE_PAYLOAD_MAX_BYTES = 128 * 1024;
 
 export interface Post {
   connectionId: string;
@@ -22,6 +28,8 @@ export interface ManagementApi {
   failNext(statuses: number[]): void;
   /** Every request received, answered or not. */
   requests: number;
+  /** Posts refused with 413 because their data exceeded 128 KB. */
+  tooLarge: number;
   /** Delay before each answer, as a real API's latency. */
   latencyMs: number;
   /** The most requests the server had in flight at once. */
@@ -59,6 +67,17 @@ export async function startManagementApi(): Promise<ManagementApi> {
         return;
       }
       const connectionId = decodeURIComponent(match[1] as string);
+      const body = Buffer.concat(chunks);
+      if (body.length > MESSAGE_PAYLOAD_MAX_BYTES) {
+        api.tooLarge++;
+        response
+          .writeHead(413, {
+            'content-type': 'application/json',
+            'x-amzn-errortype': 'PayloadTooLargeException',
+          })
+          .end(JSON.stringify({ message: 'Request entity too large' }));
+        return;
+      }
       if (gone.has(connectionId)) {
         response.writeHead(410, { 'content-type': 'application/json' }).end('{"message":"Gone"}');
         return;
@@ -68,7 +87,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
         response.writeHead(status, { 'content-type': 'application/json' }).end('{"message":"err"}');
         return;
       }
-      posts.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
+      posts.push({ connectionId, body: body.toString('utf8') });
       response.writeHead(200).end();
     };
   });
@@ -79,6 +98,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
     outage: undefined,
     failNext: (statuses) => upcomingFailures.push(...statuses),
     requests: 0,
+    tooLarge: 0,
     endpoint: `http://127.0.0.1:${port}`,
     posts,
     gone,

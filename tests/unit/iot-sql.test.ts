@@ -1,16 +1,23 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 
 import {
   BINARY_PAYLOAD_REASON,
   compileRule,
+  DEEP_PAYLOAD_REASON,
+  MAX_RULE_JSON_DEPTH,
   SqlSyntaxError,
   topicMatches,
   UnsupportedSqlError,
   type RuleResult,
 } from '../../local/iot/rules/sql';
 
+// The rule this project deploys (serverless.yml custom.telemetryRuleSql), and its predecessor.
 const TELEMETRY_RULE =
+  "SELECT encode(*, 'base64') AS payload, topic() AS topic, topic(2) AS deviceId, timestamp() AS receivedAt, newuuid() AS messageId FROM 'devices/+/telemetry'";
+const SELECT_STAR_RULE =
   "SELECT *, topic() AS topic, topic(2) AS deviceId, timestamp() AS receivedAt, newuuid() AS messageId FROM 'devices/+/telemetry'";
+const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const AT = 1_700_000_000_000;
 
@@ -36,11 +43,48 @@ function toBytes(payload: unknown): Buffer {
   return Buffer.from(JSON.stringify(payload), 'utf8');
 }
 
+/** The telemetry rule's output for a payload: its bytes base64-encoded, and the metadata. */
+const telemetryOutput = (bytes: Buffer, deviceId = 'sensor-1') =>
+  output({
+    payload: bytes.toString('base64'),
+    topic: `devices/${deviceId}/telemetry`,
+    deviceId,
+    receivedAt: AT,
+    messageId: expect.stringMatching(UUID),
+  });
+
 const cases: Case[] = [
-  // The rule this project deploys (serverless.yml custom.telemetryRuleSql).
-  {
-    name: 'telemetry rule: payload merged with topic, device id, time and message id',
+  // The rule this project deploys: every payload reaches the Lambda action ("Working with binary
+  // payloads", AWS IoT developer guide: a Lambda action takes binary data base64-encoded).
+  ...(
+    [
+      ['a JSON object', Buffer.from('{"temperature":21.5}')],
+      ["the seed's plain text", Buffer.from('Hello, IoT, This is Mayuri')],
+      ['bytes that are not UTF-8', Buffer.from([0x00, 0xff, 0x10])],
+      ['an empty payload', Buffer.alloc(0)],
+      ['a JSON array', Buffer.from('[1,2,3]')],
+      ['JSON nested 10 000 levels (never parsed)', Buffer.from(nested(10_000))],
+    ] as const
+  ).map(([what, bytes]): Case => ({
+    name: `telemetry rule: ${what} reaches the action base64-encoded, with the metadata`,
     sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-1/telemetry',
+    payload: bytes,
+    timestamp: AT,
+    expected: telemetryOutput(bytes),
+  })),
+  {
+    name: 'telemetry rule: another topic is skipped',
+    sql: TELEMETRY_RULE,
+    topic: 'devices/sensor-1/commands',
+    payload: 'x',
+    expected: skip,
+  },
+
+  // The earlier telemetry rule: SELECT * merges a JSON object, and nothing else.
+  {
+    name: 'SELECT * rule: payload merged with topic, device id, time and message id',
+    sql: SELECT_STAR_RULE,
     topic: 'devices/sensor-1/telemetry',
     payload: { temperature: 21.5, humidity: 40 },
     timestamp: AT,
@@ -54,8 +98,8 @@ const cases: Case[] = [
     }),
   },
   {
-    name: 'telemetry rule: the added keys win over payload keys of the same name',
-    sql: TELEMETRY_RULE,
+    name: 'SELECT * rule: the added keys win over payload keys of the same name',
+    sql: SELECT_STAR_RULE,
     topic: 'devices/sensor-2/telemetry',
     payload: { deviceId: 'spoofed', topic: 'x', value: 1 },
     timestamp: AT,
@@ -68,29 +112,22 @@ const cases: Case[] = [
     }),
   },
   {
-    name: 'telemetry rule: another topic is skipped',
-    sql: TELEMETRY_RULE,
-    topic: 'devices/sensor-1/commands',
-    payload: { temperature: 1 },
-    expected: skip,
-  },
-  {
-    name: 'telemetry rule: + matches exactly one level',
-    sql: TELEMETRY_RULE,
+    name: 'SELECT * rule: + matches exactly one level',
+    sql: SELECT_STAR_RULE,
     topic: 'devices/a/b/telemetry',
     payload: { temperature: 1 },
     expected: skip,
   },
   {
-    name: 'telemetry rule: a binary payload cannot reach the Lambda action',
-    sql: TELEMETRY_RULE,
+    name: 'SELECT * rule: a binary payload cannot reach the Lambda action',
+    sql: SELECT_STAR_RULE,
     topic: 'devices/sensor-1/telemetry',
     payload: Buffer.from([0x00, 0xff, 0x10]),
     expected: binaryError,
   },
   {
-    name: 'telemetry rule: a JSON array payload cannot be merged by *',
-    sql: TELEMETRY_RULE,
+    name: 'SELECT * rule: a JSON array payload cannot be merged by *',
+    sql: SELECT_STAR_RULE,
     topic: 'devices/sensor-1/telemetry',
     payload: [1, 2, 3],
     expected: {
@@ -376,6 +413,46 @@ const cases: Case[] = [
     },
   },
 
+  // An empty payload: "If you have an empty or a JSON payload, the resulting payload can have
+  // data added using the rule" ("Working with binary payloads").
+  {
+    name: 'an empty payload with SELECT * and functions gives the functions',
+    sql: "SELECT *, topic() AS t FROM 'a/b'",
+    topic: 'a/b',
+    payload: Buffer.alloc(0),
+    expected: output({ t: 'a/b' }),
+  },
+  {
+    name: 'an empty payload: fields are Undefined',
+    sql: "SELECT x, topic() AS t FROM 'a/b' WHERE x IS UNDEFINED",
+    topic: 'a/b',
+    payload: Buffer.alloc(0),
+    expected: output({ t: 'a/b' }),
+  },
+
+  // Nesting: AWS documents no limit; this engine parses MAX_RULE_JSON_DEPTH levels.
+  {
+    name: `JSON nested ${MAX_RULE_JSON_DEPTH} levels is parsed`,
+    sql: "SELECT a.a.a AS x FROM 'a/b'",
+    topic: 'a/b',
+    payload: nested(MAX_RULE_JSON_DEPTH),
+    expected: output({ x: JSON.parse(nested(MAX_RULE_JSON_DEPTH - 3)) }),
+  },
+  {
+    name: 'JSON nested 10 000 levels with SELECT * is an error that says why, not a crash',
+    sql: SELECT_STAR_RULE,
+    topic: 'devices/sensor-1/telemetry',
+    payload: nested(10_000),
+    expected: { kind: 'error', reason: DEEP_PAYLOAD_REASON },
+  },
+  {
+    name: 'JSON nested 5 000 levels: a WHERE field is Undefined, so the message is skipped',
+    sql: "SELECT * FROM 'a/b' WHERE a IS NOT UNDEFINED",
+    topic: 'a/b',
+    payload: nested(5_000),
+    expected: skip,
+  },
+
   // WHERE
   {
     name: 'WHERE true',
@@ -564,6 +641,13 @@ describe('compileRule(...).evaluate', () => {
       timestamp,
     });
     expect(result).toEqual(expected);
+  });
+
+  it('tests the SQL serverless.yml deploys', () => {
+    const yml = readFileSync(new URL('../../serverless.yml', import.meta.url), 'utf8');
+    // custom.telemetryRuleSql is a folded block (>-): its lines joined by single spaces.
+    const block = /^ {2}telemetryRuleSql: >-\n((?: {4}.*\n)+)/m.exec(yml)?.[1] ?? '';
+    expect(block.trim().split(/\n\s*/).join(' ')).toBe(TELEMETRY_RULE);
   });
 
   it('exposes the SQL and its topic filter', () => {

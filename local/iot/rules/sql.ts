@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Expr, SelectItem, Statement } from './ast';
 import { parseStatement } from './parser';
+import { jsonDepth } from '../../../shared/telemetry/payload';
 import { topicMatches } from '../../../shared/topics';
 import {
   arithmetic,
@@ -46,45 +47,74 @@ export interface CompiledRule {
   evaluate(message: RuleMessage): RuleResult;
 }
 
-export const BINARY_PAYLOAD_REASON =
-  "payload is not JSON: a Lambda action cannot take a binary payload unless the SQL encodes it (encode(*, 'base64'))";
+const NOT_ENCODED =
+  "a Lambda action cannot take a binary payload unless the SQL encodes it (encode(*, 'base64'))";
+export const BINARY_PAYLOAD_REASON = `payload is not JSON: ${NOT_ENCODED}`;
+
+/**
+ * AWS IoT documents no nesting limit for JSON in rule SQL (AWS IoT Core quotas; "JSON
+ * extensions"). This engine evaluates recursively, and its action serializes the output with
+ * JSON.stringify, which overflows the stack some thousand levels down; so JSON nested deeper than
+ * this is read as a payload that is not JSON (fields are Undefined, * cannot take it) and such a
+ * message is dead-lettered with this reason rather than lost. encode(*, 'base64') never parses
+ * the payload, so the deployed telemetry rule takes any depth, as on AWS.
+ */
+export const MAX_RULE_JSON_DEPTH = 1000;
+export const DEEP_PAYLOAD_REASON = `payload JSON is nested deeper than ${MAX_RULE_JSON_DEPTH} levels, which the offline rules engine does not parse, so it is treated as binary: ${NOT_ENCODED}`;
 
 /** Throws SqlSyntaxError for malformed SQL, UnsupportedSqlError for SQL this engine cannot run. */
 export function compileRule(sql: string): CompiledRule {
   const statement = parseStatement(sql);
   const needsJson = statement.select.some(readsPayloadAsJson);
+  // encode(*) and functions alone never look into the payload: it is then not parsed at all.
+  const readsJson = needsJson || (statement.where !== undefined && mentionsField(statement.where));
   return {
     sql,
     topicFilter: statement.topicFilter,
-    evaluate: (message) => evaluate(statement, needsJson, message),
+    evaluate: (message) => {
+      // Whatever goes wrong, the message must end in the error action, not vanish.
+      try {
+        return evaluate(statement, needsJson, readsJson, message);
+      } catch (error) {
+        return { kind: 'error', reason: `the rule's SQL failed: ${String(error)}` };
+      }
+    },
   };
 }
 
-type Payload = { kind: 'json'; value: Json } | { kind: 'binary' };
+type Payload =
+  | { kind: 'json'; value: Json }
+  /** "If you have an empty or a JSON payload, the resulting payload can have data added" */
+  | { kind: 'empty' }
+  | { kind: 'binary'; reason: string }
+  | { kind: 'unread' };
 
 interface Context {
   message: RuleMessage;
-  /** The parsed payload; undefined when it is binary, so that every field is Undefined. */
+  /** The parsed payload; undefined when it is not JSON, so that every field is Undefined. */
   root: Value;
   /** One timestamp per message, so that every timestamp() in a rule agrees. */
   timestamp: number;
 }
 
-function evaluate(statement: Statement, needsJson: boolean, message: RuleMessage): RuleResult {
+function evaluate(
+  statement: Statement,
+  needsJson: boolean,
+  readsJson: boolean,
+  message: RuleMessage,
+): RuleResult {
   if (!topicMatches(statement.topicFilter, message.topic)) return { kind: 'skip' };
-  const payload = readPayload(message.payload);
+  const payload: Payload = readsJson ? readPayload(message.payload) : { kind: 'unread' };
   const context: Context = {
     message,
     root: payload.kind === 'json' ? payload.value : undefined,
     timestamp: message.timestamp ?? Date.now(),
   };
   if (statement.where && evaluateExpr(statement.where, context) !== true) return { kind: 'skip' };
-  if (payload.kind === 'binary' && needsJson) {
-    return { kind: 'error', reason: BINARY_PAYLOAD_REASON };
-  }
+  if (payload.kind === 'binary' && needsJson) return { kind: 'error', reason: payload.reason };
 
   const output: Record<string, unknown> = {};
-  if (statement.select.some((item) => item.kind === 'star')) {
+  if (payload.kind === 'json' && statement.select.some((item) => item.kind === 'star')) {
     if (!isObject(context.root)) {
       return {
         kind: 'error',
@@ -110,10 +140,19 @@ function jsonType(value: Value): string {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function readPayload(bytes: Buffer): Payload {
+  if (bytes.length === 0) return { kind: 'empty' };
+  let text: string;
   try {
-    return { kind: 'json', value: JSON.parse(utf8.decode(bytes)) as Json };
+    text = utf8.decode(bytes);
   } catch {
-    return { kind: 'binary' };
+    return { kind: 'binary', reason: BINARY_PAYLOAD_REASON };
+  }
+  // Counted before parsing: JSON.parse itself copes, the evaluation and the action would not.
+  if (jsonDepth(text) > MAX_RULE_JSON_DEPTH) return { kind: 'binary', reason: DEEP_PAYLOAD_REASON };
+  try {
+    return { kind: 'json', value: JSON.parse(text) as Json };
+  } catch {
+    return { kind: 'binary', reason: BINARY_PAYLOAD_REASON };
   }
 }
 
