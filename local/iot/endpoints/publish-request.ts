@@ -22,7 +22,11 @@ export class PublishRequestError extends Error {
   }
 }
 
-export async function readPublishRequest(request: IncomingMessage): Promise<PublishRequest> {
+/** `body`: the payload when the caller has read it already (the data plane, to verify SigV4). */
+export async function readPublishRequest(
+  request: IncomingMessage,
+  body?: Buffer,
+): Promise<PublishRequest> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const match = /^\/topics\/(.+)$/.exec(url.pathname);
   if (!match) throw new PublishRequestError(404, `No such resource: ${url.pathname}`);
@@ -46,10 +50,15 @@ export async function readPublishRequest(request: IncomingMessage): Promise<Publ
   const topicProblem = publishProblem(topic, 0);
   if (topicProblem) throw new PublishRequestError(400, topicProblem);
 
+  const payload = body ?? (await readPublishBody(request));
+  return { topic, qos: qosParam === '1' ? 1 : 0, retain: retainParam === 'true', payload };
+}
+
+/** The request's body, refused with 413 past IoT Core's limit (declared or as it streams). */
+export async function readPublishBody(request: IncomingMessage): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > MAX_PAYLOAD_BYTES) throw tooLarge(declared);
-  const payload = await readBody(request);
-  return { topic, qos: qosParam === '1' ? 1 : 0, retain: retainParam === 'true', payload };
+  return readBody(request);
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
