@@ -36,6 +36,30 @@ export function parseFrame(text: string): ServerFrame | undefined {
   }
 }
 
+/**
+ * What the message log shows for a telemetry frame: the reading itself for a JSON object (and
+ * for frames of a backend that predates `kind`), the text or value for other payloads, and a
+ * description where there is nothing readable to show.
+ */
+export function logPayload(frame: TelemetryFrame): unknown {
+  switch (frame.kind) {
+    case 'json':
+      return frame.value;
+    case 'text':
+      return frame.text;
+    case 'binary':
+      return `binary, ${bytes(frame.size)}: ${frame.base64}`;
+    case 'empty':
+      return 'empty payload';
+    case 'tooLarge':
+      return `${frame.payloadKind} payload of ${bytes(frame.size)}, too large to forward (${bytes(frame.frameSize)} frame, limit ${bytes(frame.limit)})`;
+    default:
+      return frame.data;
+  }
+}
+
+const bytes = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
+
 /** A device's acknowledgement of a command: telemetry whose data is `{type:'ack', commandId}`. */
 export function ackOf(frame: TelemetryFrame): { commandId: string } | undefined {
   const { data } = frame;

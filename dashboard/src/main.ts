@@ -11,7 +11,7 @@ import { LiveConnection, type ConnectionState } from './connection';
 import { ConnectionView } from './connection-view';
 import { DeviceListView } from './device-list';
 import { byId } from './dom';
-import { ackOf } from './frames';
+import { ackOf, logPayload } from './frames';
 import { MessageLog } from './message-log';
 import { RenderLoop, type RenderStats } from './render-loop';
 import { PendingRequests } from './requests';
@@ -141,7 +141,8 @@ function start(): void {
         const ack = ackOf(frame);
         if (ack) commands.acked(ack.commandId, frame.data, now);
         charts.touch();
-        log.add(ack ? 'ack' : 'telemetry', frame.data, frame.deviceId);
+        // Text, binary and other payloads are logged; the charts only plot JSON objects' fields.
+        log.add(ack ? 'ack' : 'telemetry', logPayload(frame), frame.deviceId);
         break;
       }
       case 'subscribed':

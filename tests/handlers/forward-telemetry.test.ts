@@ -250,8 +250,8 @@ describe('forwardTelemetry', () => {
         };
         expect(env.api.framesFor('a')).toEqual([notice]);
         expect(env.api.framesFor('b')).toEqual([notice]);
-        const [{ frameSize }] = env.api.framesFor('a') as { frameSize: number }[];
-        expect(frameSize).toBeGreaterThan(MESSAGE_PAYLOAD_MAX_BYTES);
+        const [sent] = env.api.framesFor('a') as { frameSize: number }[];
+        expect(sent!.frameSize).toBeGreaterThan(MESSAGE_PAYLOAD_MAX_BYTES);
         expect(env.api.tooLarge).toBe(0);
         expect(warn).toHaveBeenCalledWith(
           expect.stringContaining('over the WebSocket message limit'),
