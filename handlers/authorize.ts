@@ -6,7 +6,8 @@ import { tokenSecret } from '../shared/runtime/token-secret';
 
 /**
  * The $connect REQUEST authorizer: the `token` query parameter must be a valid, unexpired token
- * of this stage. Anything else is denied (the handshake fails with 403).
+ * of this stage, issued no later than now and living no longer than the stage allows. Anything
+ * else is denied (the handshake fails with 403).
  */
 export const handler = connectAuthorizer(async (event) => {
   const token = event.queryStringParameters?.token;
@@ -15,7 +16,8 @@ export const handler = connectAuthorizer(async (event) => {
     return undefined;
   }
   try {
-    return await verifyAccessToken(await tokenSecret(), token, config().stage);
+    const { stage, tokenLifetime } = config();
+    return await verifyAccessToken(await tokenSecret(), token, stage, tokenLifetime);
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;
     logger.info('Connection refused: invalid token', { reason: error.message });

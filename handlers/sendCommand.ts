@@ -1,3 +1,5 @@
+import { mayCommand } from '../shared/auth/tokens';
+import { prepareCommand } from '../shared/commands';
 import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { ForbiddenError } from '../shared/errors';
 import { webSocketRoute } from '../shared/middleware/chain';
@@ -5,25 +7,32 @@ import { sendCommandSchema } from '../shared/protocol';
 import { commandPublisher } from '../shared/runtime/commands';
 import { config } from '../shared/runtime/config';
 import { connectionRepository } from '../shared/runtime/connections';
-import { commandTopic } from '../shared/topics';
 
 /** sendCommand: publish to devices/{deviceId}/commands (QoS 1) through the IoT data plane. */
 export const handler = webSocketRoute(
   sendCommandSchema,
   async ({ input, connectionId, principal }) => {
     if (!principal?.commands) throw new ForbiddenError('The token does not allow sending commands');
+    if (!mayCommand(principal, input.deviceId)) {
+      throw new ForbiddenError(
+        `The token's topics do not include device "${input.deviceId}": it may not command it`,
+        { deviceId: input.deviceId, topics: principal.topics },
+      );
+    }
+    // Every refusal comes before the rate limit takes a token from the connection's bucket.
+    const command = prepareCommand(input.deviceId, input.command);
     await assertWithinRateLimit(
       connectionRepository(),
       connectionId,
       config().rateLimit,
       'sendCommand',
     );
-    const { commandId } = await commandPublisher().publish(input.deviceId, input.command);
+    await commandPublisher().publish(command);
     return {
       type: 'commandSent',
-      commandId,
-      deviceId: input.deviceId,
-      topic: commandTopic(input.deviceId),
+      commandId: command.message.commandId,
+      deviceId: command.deviceId,
+      topic: command.topic,
     };
   },
 );

@@ -1,3 +1,4 @@
+import { connectionAlias } from '../shared/auth/tokens';
 import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { broadcaster } from '../shared/runtime/broadcaster';
 import { config } from '../shared/runtime/config';
@@ -8,17 +9,20 @@ import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
 /** sendMessage: the seed's broadcast to every connected client (the sender included). */
 export const handler = webSocketRoute(
   sendMessageSchema,
-  async ({ input, connectionId, context }) => {
+  async ({ input, connectionId, event, context }) => {
     await assertWithinRateLimit(
       connectionRepository(),
       connectionId,
       config().rateLimit,
       'sendMessage',
     );
+    const authorizer = (event.requestContext as { authorizer?: Record<string, unknown> | null })
+      .authorizer;
     const frame: ChatFrame = {
       type: 'message',
       id: context.awsRequestId,
-      from: connectionId,
+      // Never the connection id: with it, any client could post to or close the sender's socket.
+      from: connectionAlias(authorizer, connectionId),
       message: input.message,
       sentAt: new Date().toISOString(),
     };

@@ -4,7 +4,9 @@
  * The token alone goes to stdout, so `TOKEN=$(npm run -s token)` works.
  */
 import { loadTokenSecret } from '../shared/auth/secret';
-import { signAccessToken } from '../shared/auth/tokens';
+import { signAccessToken, type TokenLifetimePolicy } from '../shared/auth/tokens';
+import { tokenLifetimeFromEnv } from '../shared/config';
+import { ConfigError } from '../shared/errors';
 import { ensureLocalTokenSecret } from '../local/auth/token-secret';
 import { defaultLocalCloudDir } from '../local/iot/identity';
 import { parseDuration, runCommand, UsageError, type CommandSpec } from './cli/command-line';
@@ -22,7 +24,7 @@ const options = {
   ttl: {
     type: 'string',
     value: 'DURATION',
-    description: 'lifetime, e.g. 15m, 1h, 7d (default 1h)',
+    description: 'lifetime, e.g. 15m, 1h, 8h (default 1h; at most the stage maximum, 24h)',
   },
   topics: {
     type: 'string',
@@ -49,6 +51,7 @@ const spec = {
     '  npm run token -- --stage prod --ttl 8h --topics devices/+/telemetry',
     '',
     'On AWS the secret is the SSM SecureString /telemetry/<stage>/websocket-token-secret.',
+    'TOKEN_MAX_LIFETIME_SECONDS: the stage maximum for --ttl (default 86400), as the stage sets it.',
   ],
 } as const satisfies CommandSpec<typeof options>;
 
@@ -57,6 +60,14 @@ await runCommand(spec, async (values) => {
   const offline = values.local || values.stage === undefined;
   const ttlSeconds = Math.round(parseDuration('ttl', values.ttl ?? '1h') / 1000);
   if (ttlSeconds < 1) throw new UsageError('--ttl must be at least 1s');
+  const policy = stageTokenLifetime();
+  // Refused before the secret is read: a token the stage would refuse is never minted.
+  if (ttlSeconds > policy.maxLifetimeSeconds) {
+    throw new UsageError(
+      `--ttl ${values.ttl} is longer than the stage maximum of ${policy.maxLifetimeSeconds}s ` +
+        '(TOKEN_MAX_LIFETIME_SECONDS)',
+    );
+  }
   const topics = values.topics
     ?.split(',')
     .map((filter) => filter.trim())
@@ -71,15 +82,28 @@ await runCommand(spec, async (values) => {
       });
   let token: string;
   try {
-    token = await signAccessToken(secret, {
-      subject: values.subject ?? process.env.USER ?? 'developer',
-      topics,
-      commands: values.commands,
-      ttlSeconds,
-      stage,
-    });
+    token = await signAccessToken(
+      secret,
+      {
+        subject: values.subject ?? process.env.USER ?? 'developer',
+        topics,
+        commands: values.commands,
+        ttlSeconds,
+        stage,
+      },
+      policy,
+    );
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   process.stdout.write(values.url ? `${values.url}?token=${token}\n` : `${token}\n`);
 });
+
+function stageTokenLifetime(): TokenLifetimePolicy {
+  try {
+    return tokenLifetimeFromEnv(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}

@@ -42,7 +42,8 @@ describe('the $connect authorizer', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN }],
       },
-      context: { topics: '["devices/sensor-7/#"]', commands: 'true' },
+      // alias: the connection's opaque name in chat frames, made once per connection.
+      context: { topics: '["devices/sensor-7/#"]', commands: 'true', alias: expect.any(String) },
     });
   });
 

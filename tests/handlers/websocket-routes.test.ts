@@ -63,9 +63,13 @@ describe('sendMessage', () => {
     );
 
     expect(frame(response)).toMatchObject({ type: 'sent', delivered: 3, gone: 0, failed: 0 });
+    // `from` is the sender's opaque alias, never its connection id (issue 11, item 10).
+    const from = (env.api.framesFor('a')[0] as { from?: unknown } | undefined)?.from;
+    expect(from).toEqual(expect.any(String));
+    expect(from).not.toBe('a');
     for (const id of ['a', 'b', 'c']) {
       expect(env.api.framesFor(id)).toEqual([
-        expect.objectContaining({ type: 'message', from: 'a', message: 'hi' }),
+        expect.objectContaining({ type: 'message', from, message: 'hi' }),
       ]);
     }
   });
