@@ -4,7 +4,13 @@
  * and removes the letter once the function succeeds.
  */
 import { deadLetterDirectory } from '../local/iot/core';
-import { DeadLetterStore, type DeadLetter } from '../local/iot/dead-letters';
+import {
+  DeadLetterStore,
+  formatBytes,
+  formatDuration,
+  type DeadLetter,
+  type DeadLetterStatus,
+} from '../local/iot/dead-letters';
 import { defaultLocalCloudDir } from '../local/iot/identity';
 import { OfflineLambdaInvoker } from '../local/iot/lambda-invoker';
 import { runCommand, UsageError, type CommandSpec } from './cli/command-line';
@@ -20,8 +26,12 @@ const spec = {
   options,
   notes: [
     'Commands:',
-    '  list      show each dead letter: when, which rule and topic, why it failed',
+    '  list      show each dead letter: when, which rule and topic, why it failed; and the',
+    "            store's retention period and bounds, and how many letters they deleted",
     '  redrive   invoke the function again (the stack must be running); delivered letters are removed',
+    '',
+    "Like the SQS queue it stands for, the store deletes letters older than the queue's",
+    'MessageRetentionPeriod, and it drops the oldest beyond its size bound.',
     '',
     'Environment:',
     '  LOCAL_CLOUD_DIR   where the offline cloud keeps its state (default: .local-cloud)',
@@ -43,17 +53,26 @@ await runCommand(
     const store = new DeadLetterStore(deadLetterDirectory(defaultLocalCloudDir()));
     const letters = (await store.list()).filter((letter) => id === undefined || letter.id === id);
     if (id !== undefined && letters.length === 0) throw new Error(`no dead letter with id ${id}`);
-    if (subcommand === 'list') return list(letters, json);
+    if (subcommand === 'list') return list(letters, json, await store.status());
     await redrive(store, letters);
   },
   argv,
 );
 
-function list(letters: DeadLetter[], json: boolean): void {
+function list(letters: DeadLetter[], json: boolean, status: DeadLetterStatus): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
     return;
   }
+  const { limits } = status;
+  process.stdout.write(
+    `Retention ${formatDuration(limits.retentionSeconds)} (MessageRetentionPeriod ` +
+      `${limits.retentionSeconds} s); at most ${limits.maxRecords} letters or ` +
+      `${formatBytes(limits.maxBytes)}, the oldest dropped first.\n` +
+      `${status.since ? `Since ${status.since}` : 'So far'}: ${status.expired} expired (older than the retention period), ` +
+      `${status.dropped} dropped (store full). Now ${status.records} letter(s), ` +
+      `${formatBytes(status.bytes)}.\n`,
+  );
   if (letters.length === 0) {
     process.stdout.write('No dead letters.\n');
     return;

@@ -1,8 +1,10 @@
 /**
  * The rules engine: rules from serverless.yml's functions, Lambda actions through a real HTTP
  * server speaking the Lambda invoke API, and the dead-letter store when an action keeps failing.
+ * Its backlog is bounded: accept() waits while it is full, and a stop dead-letters what it cannot
+ * drain (issue 11, "Load without loss").
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { DeadLetterStore } from '../../local/iot/dead-letters';
 import { OfflineLambdaInvoker } from '../../local/iot/lambda-invoker';
-import { RulesEngine, rulesFromFunctions } from '../../local/iot/rules/engine';
+import {
+  RulesEngine,
+  RulesEngineStoppedError,
+  rulesFromFunctions,
+  STOPPED_REASON,
+} from '../../local/iot/rules/engine';
+import { startHeldLambda, waitUntil, type HeldLambda } from '../support/held-lambda';
 
 const SQL = "SELECT *, topic(2) AS deviceId FROM 'devices/+/telemetry' WHERE temperature > 0";
 const functionName = (key: string) => `telemetry-test-${key}`;
@@ -175,5 +183,141 @@ describe('RulesEngine', () => {
     expect((await store.list()).map((letter) => letter.reason)).toEqual([
       expect.stringContaining('unreachable'),
     ]);
+  });
+});
+
+describe('RulesEngine backlog', () => {
+  let lambda: HeldLambda;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'rules-backlog-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    lambda = await startHeldLambda();
+  });
+  afterEach(async () => {
+    await lambda.close();
+  });
+
+  const engineWith = (
+    store: DeadLetterStore,
+    maxQueuedActions: number,
+    lines: string[] = [],
+  ): RulesEngine =>
+    new RulesEngine({
+      rules: rulesFromFunctions(
+        { forwardTelemetry: { events: [{ iot: { sql: SQL } }] } },
+        functionName,
+      ),
+      invoker: new OfflineLambdaInvoker(lambda.endpoint),
+      deadLetters: store,
+      maxQueuedActions,
+      onBacklog: (line) => lines.push(line),
+    });
+  const reading = (seq: number) => ({
+    topic: 'devices/s-7/telemetry',
+    payload: Buffer.from(JSON.stringify({ temperature: 1, seq })),
+    timestamp: 1,
+  });
+
+  it('holds accept() while the backlog is full, and reports its depth at each threshold', async () => {
+    const lines: string[] = [];
+    const engine = engineWith(new DeadLetterStore(path.join(dir, 'full')), 4, lines);
+    for (let seq = 0; seq < 4; seq++) await engine.accept(reading(seq));
+
+    let fifthAccepted = false;
+    const fifth = engine.accept(reading(4)).then(() => (fifthAccepted = true));
+    await waitUntil(() => lambda.held() === 2, 'two invocations are in flight');
+    expect(engine.backlog()).toMatchObject({ depth: 4, capacity: 4, inFlight: 2, waiting: 1 });
+    expect(fifthAccepted).toBe(false);
+    expect(lines).toEqual([
+      expect.stringMatching(/backlog: 1 of 4 rule actions queued/),
+      expect.stringMatching(/backlog: 2 of 4 rule actions queued/),
+      expect.stringMatching(/backlog full: 4 of 4 .*held back/),
+    ]);
+
+    lambda.release(1); // one finishes: the waiting message takes its place
+    await fifth;
+    expect(engine.backlog()).toMatchObject({ depth: 4, waiting: 0 });
+
+    lambda.open();
+    await engine.drain();
+    expect(lambda.delivered.map((payload) => payload.seq).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(engine.backlog()).toMatchObject({ depth: 0, peak: 4, accepted: 5, delivered: 5 });
+    expect(lines.at(-1)).toMatch(/backlog cleared: 0 queued \(peak 4 of 4\)/);
+  });
+
+  it('a message no rule takes is never held back, even when the backlog is full', async () => {
+    const engine = engineWith(new DeadLetterStore(path.join(dir, 'skip')), 1);
+    await engine.accept(reading(0));
+    await engine.accept({ topic: 'devices/s-7/commands', payload: Buffer.from('{}') });
+    expect(engine.backlog()).toMatchObject({ depth: 1, waiting: 0 });
+    lambda.open();
+    await engine.drain();
+  });
+
+  it('on stop, dead-letters what did not drain, with the reason: accepted = delivered + dead-lettered', async () => {
+    const store = new DeadLetterStore(path.join(dir, 'stop'));
+    const lines: string[] = [];
+    const engine = engineWith(store, 50, lines);
+    const total = 20;
+    for (let seq = 0; seq < total; seq++) await engine.accept(reading(seq));
+    for (let done = 1; done <= 5; done++) {
+      await waitUntil(() => lambda.held() > 0, 'an invocation is in flight');
+      lambda.release(1);
+      await waitUntil(() => engine.backlog().delivered === done, `${done} delivered`);
+    }
+
+    const report = await engine.stop({ drainMs: 50 });
+
+    const letters = await store.list();
+    const delivered = lambda.delivered.map((payload) => payload.seq);
+    const deadLettered = letters.map((letter) => letter.output?.seq);
+    expect(delivered).toHaveLength(5);
+    expect(report).toEqual({ drained: false, deadLettered: total - 5 });
+    expect([...delivered, ...deadLettered].sort((a, b) => Number(a) - Number(b))).toEqual(
+      Array.from({ length: total }, (_, seq) => seq),
+    );
+    for (const letter of letters) {
+      expect(letter.reason.startsWith(STOPPED_REASON)).toBe(true);
+      expect(letter.output).toMatchObject({ deviceId: 's-7' }); // redrivable
+    }
+    // The two in flight were aborted; the queued ones never ran.
+    expect(letters.filter((letter) => letter.attempts === 1)).toEqual([
+      expect.objectContaining({ reason: `${STOPPED_REASON} during attempt 1: invocation aborted` }),
+      expect.objectContaining({ reason: `${STOPPED_REASON} during attempt 1: invocation aborted` }),
+    ]);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/stopping with 15 rule action\(s\) unfinished .*dead-letter store/),
+    );
+    await expect(engine.accept(reading(99))).rejects.toBeInstanceOf(RulesEngineStoppedError);
+  });
+
+  it('a stop that drains in time writes no dead letter', async () => {
+    const store = new DeadLetterStore(path.join(dir, 'drained'));
+    const engine = engineWith(store, 50);
+    for (let seq = 0; seq < 6; seq++) await engine.accept(reading(seq));
+    const stopped = engine.stop({ drainMs: 60_000 });
+    lambda.open();
+    expect(await stopped).toEqual({ drained: true, deadLettered: 0 });
+    expect(lambda.delivered).toHaveLength(6);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('a stop refuses the publishers still waiting for room: their message was never accepted', async () => {
+    const store = new DeadLetterStore(path.join(dir, 'refused'));
+    const engine = engineWith(store, 1);
+    await engine.accept(reading(0));
+    const waiting = engine.accept(reading(1));
+    await waitUntil(() => engine.backlog().waiting === 1, 'the second waits');
+    const stopped = engine.stop({ drainMs: 60_000 });
+    await expect(waiting).rejects.toBeInstanceOf(RulesEngineStoppedError);
+    lambda.open();
+    await stopped;
+    expect(lambda.delivered.map((payload) => payload.seq)).toEqual([0]);
+    expect(await store.list()).toEqual([]);
   });
 });

@@ -3,6 +3,10 @@
  * A matching message invokes the function asynchronously (as the rule's Lambda action does);
  * an action that cannot run, or a function that keeps failing, lands in the dead-letter store
  * (the local twin of the rule's error action) — never dropped.
+ *
+ * The backlog is bounded: accept() resolves once a message's actions are queued, and waits while
+ * the queue is full, so the endpoints hold a device's PUBACK (or HTTPS answer) until then. On
+ * stop, what cannot drain in time is written to the dead-letter store.
  */
 import { compileRule, type CompiledRule, type RuleMessage } from './sql';
 import type { DeadLetterStore } from '../dead-letters';
@@ -68,102 +72,356 @@ export interface RulesEngineOptions {
    * in a burst: unbounded 23 msg/s; 1: 125; 2: 142 (the default); 4: 124; 8: 89.
    */
   maxConcurrentInvocations?: number;
+  /**
+   * Rule actions accepted and not yet finished (delivered or dead-lettered) beyond which accept()
+   * waits, so that a publisher is held back instead of the queue growing without bound. The
+   * default, 256, is under two seconds of work at the 142 actions/s measured above, and bounds
+   * what a stop has to write to the dead-letter store.
+   */
+  maxQueuedActions?: number;
   onError?: (error: unknown) => void;
+  /** A line worth logging: the backlog crossed a threshold, or a stop left actions unfinished. */
+  onBacklog?: (message: string, status: BacklogStatus) => void;
+}
+
+export interface BacklogStatus {
+  /** Rule actions accepted and not yet delivered or dead-lettered, those in flight included. */
+  depth: number;
+  capacity: number;
+  inFlight: number;
+  /** Publishers held back until there is room: their PUBACK or HTTPS answer waits. */
+  waiting: number;
+  /** The highest depth so far. */
+  peak: number;
+  accepted: number;
+  delivered: number;
+  deadLettered: number;
+}
+
+export interface StopReport {
+  /** Whether every accepted action finished within the drain time. */
+  drained: boolean;
+  /** Actions the stop wrote to the dead-letter store with STOPPED_REASON. */
+  deadLettered: number;
+}
+
+export const DEFAULT_MAX_QUEUED_ACTIONS = 256;
+export const DEFAULT_STOP_DRAIN_MS = 5_000;
+/** The reason of a dead letter written because the offline cloud stopped before delivering it. */
+export const STOPPED_REASON = 'offline cloud stopped';
+
+/** accept() after stop(): the message was not taken (no PUBACK, HTTPS 503). */
+export class RulesEngineStoppedError extends Error {
+  override readonly name = 'RulesEngineStoppedError';
+  constructor() {
+    super('the offline IoT Core is stopping: the message was not accepted');
+  }
+}
+
+/** One rule's action for one message: from acceptance until delivered or dead-lettered. */
+interface Action {
+  rule: TopicRule;
+  message: RuleMessage;
+  /** The SQL's output, the function's event. */
+  output?: Record<string, unknown>;
+  /** Why the action cannot run at all: it goes straight to the dead-letter store. */
+  failure?: string;
+  attempts: number;
+  lastError?: string;
+  abort?: AbortController;
+  retry?: NodeJS.Timeout;
+}
+
+/** One function's queue, and its invocations in flight. */
+interface Lane {
+  functionName: string;
+  queue: Action[];
+  running: Set<Action>;
+}
+
+interface Waiter {
+  actions: Action[];
+  resolve(): void;
+  reject(error: Error): void;
 }
 
 export class RulesEngine {
-  private readonly pending = new Set<Promise<void>>();
-  private readonly slots = new Map<string, Semaphore>();
+  private readonly open = new Set<Action>();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly retrying = new Set<Action>();
+  private readonly waiters: Waiter[] = [];
+  private idleListeners: (() => void)[] = [];
+  private readonly capacity: number;
+  private readonly counts = { accepted: 0, delivered: 0, deadLettered: 0, stopDeadLettered: 0 };
+  private peak = 0;
+  /** The highest backlog threshold reported in the current episode (0: none). */
+  private reportedLevel = 0;
+  private stopping = false;
+  private stopped: Promise<StopReport> | undefined;
 
-  constructor(private readonly options: RulesEngineOptions) {}
+  constructor(private readonly options: RulesEngineOptions) {
+    this.capacity = options.maxQueuedActions ?? DEFAULT_MAX_QUEUED_ACTIONS;
+    if (!Number.isInteger(this.capacity) || this.capacity < 1) {
+      throw new Error(`maxQueuedActions must be a positive integer, got ${this.capacity}`);
+    }
+  }
 
   get rules(): readonly TopicRule[] {
     return this.options.rules;
   }
 
-  /** Evaluates every rule for one published message; actions run in the background. */
-  dispatch(message: RuleMessage): void {
-    for (const rule of this.options.rules) {
-      const result = rule.compiled.evaluate(message);
-      if (result.kind === 'skip') continue;
-      const task = (
-        result.kind === 'error'
-          ? this.deadLetter(rule, message, undefined, result.reason, 0)
-          : this.invoke(rule, message, result.value)
-      ).catch((error) => this.options.onError?.(error));
-      this.pending.add(task);
-      void task.finally(() => this.pending.delete(task));
+  /**
+   * Evaluates every rule for one published message and queues the actions. Resolves once they
+   * are queued: at once while there is room, later when the backlog is full (the caller holds
+   * the device's PUBACK or HTTPS answer until then). Rejects with RulesEngineStoppedError once
+   * stop() has begun; a message that no rule takes is never held back.
+   */
+  accept(message: RuleMessage): Promise<void> {
+    const actions = this.actionsFor(message);
+    if (actions.length === 0) return Promise.resolve();
+    if (this.stopping) return Promise.reject(new RulesEngineStoppedError());
+    if (this.waiters.length === 0 && this.open.size < this.capacity) {
+      this.start(actions);
+      return Promise.resolve();
     }
-  }
-
-  /** Resolves when every action started so far has finished (used on shutdown and in tests). */
-  async drain(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-  }
-
-  private async invoke(
-    rule: TopicRule,
-    message: RuleMessage,
-    output: Record<string, unknown>,
-  ): Promise<void> {
-    const attempts = this.options.attempts ?? 3;
-    let lastError = '';
-    const slot = this.slotFor(rule.functionName);
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      const outcome = await slot.run(() => this.options.invoker.invoke(rule.functionName, output));
-      if (outcome.ok) return;
-      lastError = outcome.error;
-      if (attempt < attempts) await delay(200 * 2 ** (attempt - 1));
-    }
-    await this.deadLetter(rule, message, output, lastError, attempts);
-  }
-
-  private slotFor(functionName: string): Semaphore {
-    let slot = this.slots.get(functionName);
-    if (!slot) {
-      slot = new Semaphore(this.options.maxConcurrentInvocations ?? 2);
-      this.slots.set(functionName, slot);
-    }
-    return slot;
-  }
-
-  private async deadLetter(
-    rule: TopicRule,
-    message: RuleMessage,
-    output: Record<string, unknown> | undefined,
-    reason: string,
-    attempts: number,
-  ): Promise<void> {
-    await this.options.deadLetters.add({
-      rule: rule.name,
-      functionName: rule.functionName,
-      topic: message.topic,
-      clientId: message.clientId,
-      payloadBase64: message.payload.toString('base64'),
-      output,
-      reason,
-      attempts,
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ actions, resolve, reject });
+      this.report();
     });
   }
-}
 
-/** At most `limit` tasks at once; the others wait in arrival order. */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** accept() for a caller that cannot wait; the message is still held until there is room. */
+  dispatch(message: RuleMessage): void {
+    this.accept(message).catch((error) => this.options.onError?.(error));
+  }
 
-  constructor(private readonly limit: number) {}
+  backlog(): BacklogStatus {
+    let inFlight = 0;
+    for (const lane of this.lanes.values()) inFlight += lane.running.size;
+    return {
+      depth: this.open.size,
+      capacity: this.capacity,
+      inFlight,
+      waiting: this.waiters.length,
+      peak: this.peak,
+      accepted: this.counts.accepted,
+      delivered: this.counts.delivered,
+      deadLettered: this.counts.deadLettered,
+    };
+  }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
+  /** Resolves when every accepted action has been delivered or dead-lettered. */
+  async drain(): Promise<void> {
+    while (this.open.size > 0 || this.waiters.length > 0) {
+      await new Promise<void>((resolve) => this.idleListeners.push(resolve));
     }
   }
-}
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /**
+   * Stops taking messages (publishers still waiting for room are refused), lets the backlog
+   * drain for up to `drainMs`, then writes whatever is unfinished to the dead-letter store with
+   * the reason STOPPED_REASON: queued actions, those waiting to retry, and those in flight
+   * (aborted; if the function did run, a redrive delivers it again: at least once, never lost).
+   */
+  stop(options: { drainMs?: number } = {}): Promise<StopReport> {
+    this.stopped ??= this.stopNow(options.drainMs ?? DEFAULT_STOP_DRAIN_MS);
+    return this.stopped;
+  }
+
+  private async stopNow(drainMs: number): Promise<StopReport> {
+    this.stopping = true;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new RulesEngineStoppedError());
+    if (await this.drainWithin(drainMs)) return { drained: true, deadLettered: 0 };
+
+    this.options.onBacklog?.(
+      `IoT rules engine stopping with ${this.open.size} rule action(s) unfinished after ` +
+        `${drainMs} ms: writing them to the dead-letter store (reason "${STOPPED_REASON}"); ` +
+        'npm run dlq -- redrive delivers them once the stack runs again.',
+      this.backlog(),
+    );
+    for (const lane of this.lanes.values()) {
+      for (const action of lane.queue.splice(0)) void this.deadLetter(action, STOPPED_REASON);
+    }
+    for (const action of this.retrying) {
+      clearTimeout(action.retry);
+      void this.deadLetter(
+        action,
+        `${STOPPED_REASON} after ${action.attempts} failed attempt(s): ${action.lastError}`,
+      );
+    }
+    this.retrying.clear();
+    for (const lane of this.lanes.values()) {
+      for (const action of lane.running) action.abort?.abort();
+    }
+    await this.drain();
+    return { drained: false, deadLettered: this.counts.stopDeadLettered };
+  }
+
+  private drainWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.drain().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  private actionsFor(message: RuleMessage): Action[] {
+    const actions: Action[] = [];
+    for (const rule of this.options.rules) {
+      let result: ReturnType<CompiledRule['evaluate']>;
+      try {
+        result = rule.compiled.evaluate(message);
+      } catch (error) {
+        // Whatever the SQL does, an accepted message ends delivered or dead-lettered.
+        result = { kind: 'error', reason: `the rule's SQL failed: ${String(error)}` };
+      }
+      if (result.kind === 'skip') continue;
+      actions.push(
+        result.kind === 'error'
+          ? { rule, message, failure: result.reason, attempts: 0 }
+          : { rule, message, output: result.value, attempts: 0 },
+      );
+    }
+    return actions;
+  }
+
+  private start(actions: Action[]): void {
+    for (const action of actions) {
+      this.open.add(action);
+      this.counts.accepted++;
+      if (action.failure !== undefined) {
+        void this.deadLetter(action, action.failure);
+        continue;
+      }
+      const lane = this.laneFor(action.rule.functionName);
+      lane.queue.push(action);
+      this.pump(lane);
+    }
+    this.peak = Math.max(this.peak, this.open.size);
+    this.report();
+  }
+
+  private laneFor(functionName: string): Lane {
+    let lane = this.lanes.get(functionName);
+    if (!lane) {
+      lane = { functionName, queue: [], running: new Set() };
+      this.lanes.set(functionName, lane);
+    }
+    return lane;
+  }
+
+  private pump(lane: Lane): void {
+    const limit = this.options.maxConcurrentInvocations ?? 2;
+    while (lane.running.size < limit && lane.queue.length > 0) {
+      const action = lane.queue.shift()!;
+      lane.running.add(action);
+      void this.run(action, lane);
+    }
+  }
+
+  private async run(action: Action, lane: Lane): Promise<void> {
+    action.attempts++;
+    action.abort = new AbortController();
+    const outcome = await this.options.invoker
+      .invoke(lane.functionName, action.output, { signal: action.abort.signal })
+      .catch((error: unknown) => ({ ok: false as const, error: String(error) }));
+    action.abort = undefined;
+    lane.running.delete(action);
+    this.pump(lane);
+
+    if (outcome.ok) {
+      this.counts.delivered++;
+      this.finish(action);
+      return;
+    }
+    action.lastError = outcome.error;
+    if (this.stopping) {
+      await this.deadLetter(
+        action,
+        `${STOPPED_REASON} during attempt ${action.attempts}: ${outcome.error}`,
+      );
+    } else if (action.attempts >= (this.options.attempts ?? 3)) {
+      await this.deadLetter(action, outcome.error);
+    } else {
+      // The retry waits without holding an invocation slot, then queues behind the others.
+      this.retrying.add(action);
+      action.retry = setTimeout(
+        () => {
+          this.retrying.delete(action);
+          action.retry = undefined;
+          lane.queue.push(action);
+          this.pump(lane);
+        },
+        200 * 2 ** (action.attempts - 1),
+      );
+    }
+  }
+
+  /** Never throws: a letter that cannot be written is reported through onError, loudly. */
+  private async deadLetter(action: Action, reason: string): Promise<void> {
+    const { rule, message } = action;
+    try {
+      await this.options.deadLetters.add({
+        rule: rule.name,
+        functionName: rule.functionName,
+        topic: message.topic,
+        clientId: message.clientId,
+        payloadBase64: message.payload.toString('base64'),
+        output: action.output,
+        reason,
+        attempts: action.attempts,
+      });
+      this.counts.deadLettered++;
+      if (reason.startsWith(STOPPED_REASON)) this.counts.stopDeadLettered++;
+    } catch (error) {
+      this.options.onError?.(
+        new Error(
+          `message on ${message.topic} LOST: it could not be written to the dead-letter store ` +
+            `(${String(error)}); it was dead-lettered because: ${reason}`,
+        ),
+      );
+    } finally {
+      this.finish(action);
+    }
+  }
+
+  private finish(action: Action): void {
+    this.open.delete(action);
+    while (!this.stopping && this.waiters.length > 0 && this.open.size < this.capacity) {
+      const waiter = this.waiters.shift()!;
+      this.start(waiter.actions);
+      waiter.resolve();
+    }
+    this.report();
+    if (this.open.size === 0 && this.waiters.length === 0) {
+      const listeners = this.idleListeners;
+      this.idleListeners = [];
+      for (const listener of listeners) listener();
+    }
+  }
+
+  /**
+   * Logs when the backlog rises past a quarter, half, or all of its capacity (each once per
+   * episode), and when it has fallen back below an eighth: a visible backlog, without a line
+   * per message.
+   */
+  private report(): void {
+    if (this.stopping) return; // stop() says itself what becomes of the backlog
+    const depth = this.open.size;
+    const full = depth >= this.capacity || this.waiters.length > 0;
+    const level = full ? 3 : depth >= this.capacity / 2 ? 2 : depth >= this.capacity / 4 ? 1 : 0;
+    let message: string | undefined;
+    if (level > this.reportedLevel) {
+      this.reportedLevel = level;
+      message = full
+        ? `IoT rules engine backlog full: ${depth} of ${this.capacity} rule actions queued; ` +
+          'devices are held back (QoS 1 PUBACK and HTTPS answers wait for room).'
+        : `IoT rules engine backlog: ${depth} of ${this.capacity} rule actions queued ` +
+          '(the functions are slower than the devices publish).';
+    } else if (this.reportedLevel > 0 && !full && depth <= this.capacity / 8) {
+      this.reportedLevel = 0;
+      message = `IoT rules engine backlog cleared: ${depth} queued (peak ${this.peak} of ${this.capacity}).`;
+    }
+    if (message) this.options.onBacklog?.(message, this.backlog());
+  }
+}
