@@ -19,7 +19,11 @@ import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './
 import { defaultLocalCloudDir } from './iot/identity';
 import { loadDevicePolicy } from './iot/policy';
 import { rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
+import { OfflineLambdaInvoker } from './iot/lambda-invoker';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
+import { installApiGatewayRules } from './websocket/api-gateway';
+import { loadServerlessOfflineInternals } from './websocket/serverless-offline-internals';
+import { webSocketApiSettings, type WebSocketEvent } from './websocket/settings';
 import {
   assertPortsFree,
   readSettings,
@@ -57,6 +61,7 @@ export class OfflineCloud {
     });
     await assertPortsFree(this.settings);
     const { host } = this.settings;
+    await this.applyApiGatewayRules();
     try {
       this.dynamodb = await startLocalDynamoDb({
         host,
@@ -90,6 +95,30 @@ export class OfflineCloud {
       throw error;
     }
     this.injectEnvironment();
+  }
+
+  /** serverless-offline's WebSocket API, made to refuse and limit as API Gateway does. */
+  private async applyApiGatewayRules(): Promise<void> {
+    const invoker = new OfflineLambdaInvoker(
+      `http://${this.settings.host}:${this.settings.lambdaPort}`,
+    );
+    const api = webSocketApiSettings(this.functions(), this.serverless.service);
+    installApiGatewayRules(await loadServerlessOfflineInternals(), {
+      stage: this.stage(),
+      identitySources: api.identitySources,
+      throttling: api.throttling,
+      routeSelectionExpression: api.routeSelectionExpression,
+      routeKeys: Object.keys(api.routes),
+      lambdaConcurrency: this.settings.lambdaConcurrency,
+      invokeRoute: async (route, event) => {
+        const key = api.routes[route];
+        if (!key) return null;
+        const outcome = await invoker.invoke(this.functionName(key), event);
+        if (!outcome.ok) throw new Error(outcome.error);
+        return outcome.result;
+      },
+      log: this.utils.log,
+    });
   }
 
   /** Printed once serverless-offline is listening too. */
@@ -148,13 +177,17 @@ export class OfflineCloud {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // The SDK reads service endpoints from AWS_ENDPOINT_URL_<SERVICE>: handlers stay unaware.
       AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${dynamodbPort}`,
-      WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}`,
+      // Under the stage, as in AWS: https://{api}.execute-api.{region}.amazonaws.com/{stage}.
+      WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}/${this.stage()}`,
       IOT_DATA_ENDPOINT: `http://${host}:${iotDataPort}`,
       TOKEN_SECRET: ensureLocalTokenSecret(defaultLocalCloudDir()),
     };
   }
 
-  private functions(): Record<string, { name?: string; events?: { iot?: IotEventDefinition }[] }> {
+  private functions(): Record<
+    string,
+    { name?: string; events?: { iot?: IotEventDefinition; websocket?: WebSocketEvent }[] }
+  > {
     return (this.serverless.service as { functions?: Record<string, never> }).functions ?? {};
   }
 

@@ -16,13 +16,20 @@ export interface OfflineSettings {
   /** A plain MQTT listener for trusted local tools; off unless set. */
   plainMqttPort: number | undefined;
   dashboardPort: number;
+  /** Most Lambda workers one function runs at once offline (OFFLINE_LAMBDA_CONCURRENCY). */
+  lambdaConcurrency: number;
 }
 
 export interface ServerlessLike {
   service: {
     service: string;
     custom?: Record<string, unknown>;
-    provider: { stage?: string; region?: string; environment?: Record<string, unknown> };
+    provider: {
+      stage?: string;
+      region?: string;
+      environment?: Record<string, unknown>;
+      websocketsApiRouteSelectionExpression?: string;
+    };
     resources?: unknown;
   };
 }
@@ -45,11 +52,20 @@ export function readSettings(
     httpsPort: pick('httpsPort', cloud, 8443),
     iotDataPort: pick('iotDataPort', cloud, 8444),
     dashboardPort: pick('dashboardPort', cloud, 8080),
+    lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 4),
     plainMqttPort:
       (options.plainMqttPort ?? cloud.plainMqttPort ?? '') === ''
         ? undefined
         : port('plainMqttPort', options.plainMqttPort ?? cloud.plainMqttPort),
   };
+}
+
+function positive(name: string, value: unknown): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) {
+    throw new Error(`${name} must be a positive integer, got "${String(value)}"`);
+  }
+  return number;
 }
 
 function port(name: string, value: unknown): number {

@@ -1,0 +1,202 @@
+/**
+ * The offline WebSocket API answers hostile clients as API Gateway does, and one client's frames
+ * never take the stack down for the others: after each case, telemetry still reaches a viewer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { VERSION_ITEM_ID } from '../../shared/connections/repository';
+import { deviceCredentials, httpsPublish, type DeviceCredentials } from '../support/devices';
+import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
+import { connectClient, type TestClient } from '../support/ws-client';
+
+let stack: OfflineStack;
+let sensor: DeviceCredentials;
+let viewer: TestClient;
+let db: DynamoDBDocumentClient;
+let marker = 0;
+
+beforeAll(async () => {
+  stack = await startOfflineStack();
+  sensor = deviceCredentials(stack.localCloudDir, 'sensor-1');
+  viewer = await connectClient(stack.websocketUrl);
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: `http://localhost:${stack.ports.dynamodb}` }),
+  );
+}, 120_000);
+afterAll(async () => {
+  db?.destroy();
+  await viewer?.close();
+  await stack?.stop();
+}, 30_000);
+
+async function stillServing(client: TestClient = viewer): Promise<void> {
+  const mine = ++marker;
+  const answer = await httpsPublish(
+    stack.ports.https,
+    '/topics/devices/sensor-1/telemetry?qos=1',
+    JSON.stringify({ temperature: 20, marker: mine }),
+    sensor,
+  );
+  expect(answer.status).toBe(200);
+  await client.waitFor(
+    (frame) => frame.type === 'telemetry' && (frame.data as { marker?: number }).marker === mine,
+  );
+}
+
+async function connectionIds(): Promise<string[]> {
+  const { Items = [] } = await db.send(new ScanCommand({ TableName: 'telemetry-dev-connections' }));
+  return Items.map((item) => item.connectionId as string).filter((id) => id !== VERSION_ITEM_ID);
+}
+
+async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A client frame as RFC 6455 §5.2 lays it out, masked unless told otherwise. */
+function rawFrame(
+  firstByte: number,
+  payload: Buffer,
+  { masked = true, declaredLength }: { masked?: boolean; declaredLength?: number } = {},
+) {
+  const length = declaredLength ?? payload.length;
+  const header =
+    length < 126
+      ? Buffer.from([firstByte, (masked ? 0x80 : 0) | length])
+      : Buffer.concat([Buffer.from([firstByte, (masked ? 0x80 : 0) | 127]), uint64(length)]);
+  if (!masked) return Buffer.concat([header, payload]);
+  const mask = randomBytes(4);
+  const body = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
+  return Buffer.concat([header, mask, body]);
+}
+function uint64(value: number): Buffer {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64BE(BigInt(value));
+  return buffer;
+}
+
+// RFC 6455 frames ws (and API Gateway) refuse: each closes only the connection that sent it.
+const MALFORMED: [string, Buffer][] = [
+  ['invalid UTF-8 in a text frame', rawFrame(0x81, Buffer.from([0xff, 0xfe, 0xfd]))],
+  ['RSV1 set without an extension', rawFrame(0xc1, Buffer.from('hi'))],
+  ['close code 999', rawFrame(0x88, Buffer.from([0x03, 0xe7]))],
+  ['an orphan continuation frame', rawFrame(0x80, Buffer.from('hi'))],
+  ['reserved opcode 3', rawFrame(0x83, Buffer.from('hi'))],
+  ['an unmasked client frame', rawFrame(0x81, Buffer.from('hi'), { masked: false })],
+  ['a fragmented control frame', rawFrame(0x09, Buffer.from('hi'))],
+  [
+    'a header declaring 200 MiB',
+    rawFrame(0x82, Buffer.alloc(16), { declaredLength: 200 * 2 ** 20 }),
+  ],
+];
+
+describe('malformed WebSocket frames close only their own connection', () => {
+  it.each(MALFORMED)('%s', async (_name, frame) => {
+    const attacker = await connectClient(stack.websocketUrl);
+    const closed = new Promise<number>((resolve) => attacker.socket.once('close', resolve));
+    (attacker.socket as unknown as { _socket: net.Socket })._socket.write(frame);
+    expect(await closed).toBeGreaterThanOrEqual(1000);
+    await stillServing();
+  });
+});
+
+describe('the $connect authorizer’s identity source', () => {
+  const handshake = (url: string) =>
+    new Promise<number>((resolve, reject) => {
+      const socket = new WebSocket(url);
+      socket.once('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.once('open', () => {
+        socket.close();
+        reject(new Error('the handshake was accepted'));
+      });
+      socket.once('error', () => undefined);
+    });
+
+  // "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers": a missing identity
+  // source is refused with 401 before the authorizer runs; a token it denies gets 403.
+  it('no token: 401; an empty token: 401; a bad token: 403', async () => {
+    expect(await handshake(stack.bareWebsocketUrl)).toBe(401);
+    expect(await handshake(`${stack.bareWebsocketUrl}?token=`)).toBe(401);
+    expect(await handshake(`${stack.bareWebsocketUrl}?token=not-a-jwt`)).toBe(403);
+    await stillServing();
+  });
+});
+
+describe('frames naming $connect or $disconnect go to $default', () => {
+  it.each(['$disconnect', '$connect'])('{"action":"%s"}', async (action) => {
+    const client = await connectClient(stack.websocketUrl);
+    client.send({ action: 'subscribe', topics: ['devices/sensor-1/#'] });
+    await client.waitFor((frame) => frame.type === 'subscribed');
+    client.send({ action });
+    const answer = await client.waitFor((frame) => frame.type === 'error');
+    expect(answer).toMatchObject({ code: 'UNKNOWN_ACTION' });
+    // Still registered with its subscription: the next reading for sensor-1 reaches it.
+    await stillServing(client);
+    client.send({ action: 'subscribe', topics: ['devices/sensor-2/#'] });
+    const subscribed = await client.waitFor(
+      (frame) => frame.type === 'subscribed' && (frame.topics as string[]).length === 2,
+    );
+    expect(subscribed.topics).toEqual(['devices/sensor-1/#', 'devices/sensor-2/#']);
+    await client.close();
+  });
+});
+
+describe('abandoned handshakes leave no connection behind', () => {
+  it('a client that goes away while $connect runs gets its $disconnect', async () => {
+    const before = await connectionIds();
+    const token = await stack.token({ topics: ['devices/sensor-9/#'] });
+    for (let i = 0; i < 10; i++) {
+      const socket = net.connect(stack.ports.websocket, 'localhost');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        [
+          `GET /?token=${token} HTTP/1.1`,
+          `Host: localhost:${stack.ports.websocket}`,
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+          'Sec-WebSocket-Version: 13',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+      socket.destroy();
+    }
+    const after = await eventually(connectionIds, (ids) => ids.length === before.length);
+    expect(after.sort()).toEqual(before.sort());
+    // The rows did exist: $connect completed for sockets that were already gone.
+    expect(stack.output()).toMatch(/never opened after \$connect: \$disconnect/);
+    await stillServing();
+  });
+});
+
+describe('stage throttling (resources/websocket-stage.yml: 100 per second, burst 200)', () => {
+  // "Protect your WebSocket APIs in API Gateway": requests over the route's token bucket get
+  // 429 Too Many Requests; none reaches a function.
+  it('a flood of 400 frames: every frame is answered, the excess by the throttle, and others are served', async () => {
+    const flooder = await connectClient(stack.websocketUrl);
+    for (let i = 0; i < 400; i++) flooder.send({ action: 'no-such-action', i });
+    await eventually(
+      async () => flooder.frames.length,
+      (count) => count >= 400,
+    );
+    const throttled = flooder.frames.filter((frame) => frame.message === 'Too Many Requests');
+    const answered = flooder.frames.filter((frame) => frame.code === 'UNKNOWN_ACTION');
+    expect(throttled.length + answered.length).toBe(400);
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(answered.length).toBeGreaterThanOrEqual(200);
+    await stillServing();
+    await flooder.close();
+  });
+});
