@@ -2,13 +2,17 @@
  * The offline AWS IoT Core: the MQTT endpoint (8883) and the HTTPS device endpoint (8443), both
  * with mutual TLS against the local CA; the data-plane API the Lambdas publish through; and the
  * rules engine fed by every message, whichever way it came in.
+ *
+ * A device's message is accepted (QoS 1 PUBACK, HTTPS 200) only once the rules engine has queued
+ * it; while the engine's backlog is full the answer waits (back-pressure). On stop, the backlog
+ * drains for a moment and the rest goes to the dead-letter store: nothing accepted is lost.
  */
 import path from 'node:path';
 import { startMqttEndpoint, type DeviceIdentity, type MqttEndpoint } from './broker/mqtt-endpoint';
-import { DeadLetterStore } from './dead-letters';
+import { DeadLetterStore, type DeadLetterLimits } from './dead-letters';
 import { startDataPlaneEndpoint, type DataPlaneEndpoint } from './endpoints/data-plane';
 import { startDeviceHttpsEndpoint, type DeviceHttpsEndpoint } from './endpoints/device-https';
-import type { PublishRequest } from './endpoints/publish-request';
+import { PublishRequestError, type PublishRequest } from './endpoints/publish-request';
 import { ensureLocalCa, ensureServerCertificate } from './identity';
 import { OfflineLambdaInvoker } from './lambda-invoker';
 import {
@@ -17,7 +21,12 @@ import {
   type NamedPolicyDocument,
   type PolicyContext,
 } from './policy';
-import { RulesEngine, type TopicRule } from './rules/engine';
+import {
+  RulesEngine,
+  RulesEngineStoppedError,
+  type BacklogStatus,
+  type TopicRule,
+} from './rules/engine';
 
 export interface OfflineIotCoreOptions {
   host: string;
@@ -37,6 +46,21 @@ export interface OfflineIotCoreOptions {
   onError?: (error: unknown) => void;
   /** Told each time the policy denies something, with the reason. */
   onDenied?: (reason: string) => void;
+  /**
+   * The dead-letter store's bounds; pass deadLetterLimitsFromResources(resources) so that its
+   * retention is the error queue's MessageRetentionPeriod. Default: SQS's 4 days, 10 000 letters,
+   * 64 MiB.
+   */
+  deadLetterLimits?: Partial<DeadLetterLimits>;
+  /** Rule actions queued before devices are held back (default 256). */
+  maxQueuedRuleActions?: number;
+  /** How long stop() lets the rules' backlog drain before dead-lettering the rest (default 5 s). */
+  stopDrainMs?: number;
+  /**
+   * Lines to log as warnings: the rules' backlog crossing a threshold, a stop dead-lettering what
+   * it could not drain, dead letters expired or dropped. Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** The offline account id in the ARNs the policies are evaluated against. */
@@ -49,6 +73,8 @@ export interface OfflineIotCore {
   rules: RulesEngine;
   deadLetters: DeadLetterStore;
   caCertificatePath: string;
+  /** The rules engine's queue right now (depth, capacity, publishers held back…), for a status line. */
+  backlog(): BacklogStatus;
   stop(): Promise<void>;
 }
 
@@ -56,12 +82,20 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
   const ca = ensureLocalCa(options.stateDir);
   const server = ensureServerCertificate(options.stateDir, ca);
   const tls = { key: server.privateKeyPem, cert: server.certificatePem, ca: ca.certificatePem };
-  const deadLetters = new DeadLetterStore(deadLetterDirectory(options.stateDir));
+  const warn = options.onWarning ?? ((message: string) => console.warn(message));
+  const deadLetters = new DeadLetterStore(deadLetterDirectory(options.stateDir), {
+    limits: options.deadLetterLimits,
+    onWarning: warn,
+  });
+  // Records the limits for `npm run dlq`, and deletes letters that outlived the retention period.
+  await deadLetters.open();
   const rules = new RulesEngine({
     rules: options.rules,
     invoker: new OfflineLambdaInvoker(options.lambdaEndpoint),
     deadLetters,
+    maxQueuedActions: options.maxQueuedRuleActions,
     onError: options.onError,
+    onBacklog: warn,
   });
 
   const context = (extra: Partial<PolicyContext>): PolicyContext => ({
@@ -92,8 +126,9 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
     port: options.mqttPort,
     plainPort: options.plainMqttPort,
     tls,
-    onClientPublish: (message) =>
-      rules.dispatch({
+    // The PUBACK waits until the rules engine has queued the message.
+    acceptPublish: (message) =>
+      rules.accept({
         topic: message.topic,
         payload: message.payload,
         clientId: message.clientId,
@@ -102,15 +137,23 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       }),
   });
 
-  // Messages that enter through HTTP go to the broker's subscribers and to the rules alike.
+  // Messages that enter through HTTP go to the rules and to the broker's subscribers alike; the
+  // answer waits until the rules engine has queued the message.
   const publishFromHttp = async (request: PublishRequest, identity?: DeviceIdentity) => {
+    try {
+      await rules.accept({
+        topic: request.topic,
+        payload: request.payload,
+        principal: identity?.certificateId,
+        timestamp: Date.now(),
+      });
+    } catch (error) {
+      // Stopping: IoT Core's answer when it cannot take a message ("AWS IoT errors": 503).
+      if (error instanceof RulesEngineStoppedError)
+        throw new PublishRequestError(503, 'Service Unavailable');
+      throw error;
+    }
     await mqtt.publish(request);
-    rules.dispatch({
-      topic: request.topic,
-      payload: request.payload,
-      principal: identity?.certificateId,
-      timestamp: Date.now(),
-    });
   };
 
   const started: { stop(): Promise<void> }[] = [mqtt];
@@ -146,9 +189,13 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       rules,
       deadLetters,
       caCertificatePath: ca.certificatePath,
+      backlog: () => rules.backlog(),
       stop: async () => {
+        // First the engine refuses new messages (publishers still waiting get no PUBACK, or a
+        // 503), then the endpoints close while the backlog drains or is dead-lettered.
+        const stopped = rules.stop({ drainMs: options.stopDrainMs });
         await Promise.all(started.map((service) => service.stop()));
-        await rules.drain();
+        await stopped;
       },
     };
   } catch (error) {

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { certificateIdOf, thingNameFromCertificate } from '../identity';
 import { MAX_CLIENT_ID_BYTES, publishProblem, subscribeProblem } from '../limits';
 import type { Decision, IotAction } from '../policy';
@@ -40,6 +40,12 @@ export interface MqttEndpointOptions {
   plainPort?: number;
   /** Every message a connected client publishes (not those published through publish()). */
   onClientPublish?: (message: PublishedMessage) => void;
+  /**
+   * Takes each permitted client message before the broker acknowledges it: the QoS 1 PUBACK is
+   * sent, and the connection's next packets read, only once the promise resolves (back-pressure
+   * from the rules engine); a rejection is answered like a refused publish (disconnect).
+   */
+  acceptPublish?: (message: PublishedMessage) => Promise<void>;
   /**
    * The device policy, asked on connect, publish, subscribe and receive. Clients of the plain
    * local-tools listener are trusted and not asked. Without it, everything is allowed.
@@ -116,11 +122,10 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         allowed(client, 'iot:Publish', packet.topic) &&
         (!packet.retain || allowed(client, 'iot:RetainPublish', packet.topic));
       // IoT Core disconnects an MQTT 3.1.1 client that publishes where it may not.
-      done(
-        permitted
-          ? null
-          : new Error(`publishing to "${packet.topic}" is not allowed by the policy`),
-      );
+      if (!permitted)
+        return done(new Error(`publishing to "${packet.topic}" is not allowed by the policy`));
+      if (!options.acceptPublish) return done(null);
+      options.acceptPublish(publishedMessage(packet, client)).then(() => done(null), done);
     },
     authorizeSubscribe(client, subscription, done) {
       // A refused subscription is answered with the SUBACK failure code 0x80, as IoT Core does.
@@ -138,15 +143,18 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
 
   broker.on('publish', (packet, client) => {
     if (!client || !options.onClientPublish) return;
-    options.onClientPublish({
+    options.onClientPublish(publishedMessage(packet, client));
+  });
+  function publishedMessage(packet: PublishPacket, client: Client): PublishedMessage {
+    return {
       topic: packet.topic,
       payload: Buffer.from(packet.payload),
       qos: packet.qos === 1 ? 1 : 0,
       retain: packet.retain,
       clientId: client.id,
       identity: identities.get(client),
-    });
-  });
+    };
+  }
 
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
