@@ -22,6 +22,7 @@ import { rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine'
 import { OfflineLambdaInvoker } from './iot/lambda-invoker';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
 import { installApiGatewayRules } from './websocket/api-gateway';
+import { refuseOversizedHandshakes } from './websocket/oversized-handshake';
 import { loadServerlessOfflineInternals } from './websocket/serverless-offline-internals';
 import { webSocketApiSettings, type WebSocketEvent } from './websocket/settings';
 import {
@@ -103,6 +104,9 @@ export class OfflineCloud {
       `http://${this.settings.host}:${this.settings.lambdaPort}`,
     );
     const api = webSocketApiSettings(this.functions(), this.serverless.service);
+    // A handshake URL too long to parse is refused as one with an invalid token is (403).
+    const { hapiServer } = await loadServerlessOfflineInternals();
+    refuseOversizedHandshakes(hapiServer, this.settings.websocketPort);
     installApiGatewayRules(await loadServerlessOfflineInternals(), {
       stage: this.stage(),
       identitySources: api.identitySources,
