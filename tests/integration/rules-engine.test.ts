@@ -13,6 +13,7 @@ import path from 'node:path';
 import { DeadLetterStore } from '../../local/iot/dead-letters';
 import { OfflineLambdaInvoker } from '../../local/iot/lambda-invoker';
 import {
+  formatBacklog,
   RulesEngine,
   RulesEngineStoppedError,
   rulesFromFunctions,
@@ -232,6 +233,9 @@ describe('RulesEngine backlog', () => {
     const fifth = engine.accept(reading(4)).then(() => (fifthAccepted = true));
     await waitUntil(() => lambda.held() === 2, 'two invocations are in flight');
     expect(engine.backlog()).toMatchObject({ depth: 4, capacity: 4, inFlight: 2, waiting: 1 });
+    expect(formatBacklog(engine.backlog())).toBe(
+      '4 of 4 queued (peak 4), 2 in flight, 1 publisher(s) held back; 0 delivered, 0 dead-lettered',
+    );
     expect(fifthAccepted).toBe(false);
     expect(lines).toEqual([
       expect.stringMatching(/backlog: 1 of 4 rule actions queued/),

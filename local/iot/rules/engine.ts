@@ -98,6 +98,15 @@ export interface BacklogStatus {
   deadLettered: number;
 }
 
+/** One line for a status display, e.g. `3 of 256 queued (peak 40), 2 in flight, 0 devices held back; 120 delivered, 1 dead-lettered`. */
+export function formatBacklog(status: BacklogStatus): string {
+  return (
+    `${status.depth} of ${status.capacity} queued (peak ${status.peak}), ${status.inFlight} in flight, ` +
+    `${status.waiting} publisher(s) held back; ${status.delivered} delivered, ` +
+    `${status.deadLettered} dead-lettered`
+  );
+}
+
 export interface StopReport {
   /** Whether every accepted action finished within the drain time. */
   drained: boolean;
