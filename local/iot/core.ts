@@ -13,7 +13,7 @@ import { DeadLetterStore, type DeadLetterLimits } from './dead-letters';
 import { startDataPlaneEndpoint, type DataPlaneEndpoint } from './endpoints/data-plane';
 import { startDeviceHttpsEndpoint, type DeviceHttpsEndpoint } from './endpoints/device-https';
 import { PublishRequestError, type PublishRequest } from './endpoints/publish-request';
-import { ensureLocalCa, ensureServerCertificate } from './identity';
+import { CertificateRegistry, ensureLocalCa, ensureServerCertificate } from './identity';
 import { OfflineLambdaInvoker } from './lambda-invoker';
 import {
   evaluatePolicies,
@@ -46,6 +46,8 @@ export interface OfflineIotCoreOptions {
   onError?: (error: unknown) => void;
   /** Told each time the policy denies something, with the reason. */
   onDenied?: (reason: string) => void;
+  /** Told each time a certificate that is not ACTIVE in the CA's registry is refused. */
+  onCertificateRefused?: (reason: string) => void;
   /**
    * The dead-letter store's bounds; pass deadLetterLimitsFromResources(resources) so that its
    * retention is the error queue's MessageRetentionPeriod. Default: SQS's 4 days, 10 000 letters,
@@ -82,6 +84,11 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
   const ca = ensureLocalCa(options.stateDir);
   const server = ensureServerCertificate(options.stateDir, ca);
   const tls = { key: server.privateKeyPem, cert: server.certificatePem, ca: ca.certificatePem };
+  // Only certificates ACTIVE in the registry connect, over MQTT and HTTPS alike.
+  const certificates = {
+    certificates: CertificateRegistry.besideCa(ca),
+    onCertificateRefused: options.onCertificateRefused ?? options.onDenied,
+  };
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
   const deadLetters = new DeadLetterStore(deadLetterDirectory(options.stateDir), {
     limits: options.deadLetterLimits,
@@ -120,9 +127,10 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
           clientId,
           thingName: identity.thingName,
           certificateId: identity.certificateId,
-          certificateCommonName: identity.thingName,
+          certificateCommonName: identity.commonName,
         }),
       ),
+    ...certificates,
     port: options.mqttPort,
     plainPort: options.plainMqttPort,
     tls,
@@ -162,12 +170,13 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       host: options.host,
       port: options.httpsPort,
       tls,
+      ...certificates,
       publish: publishFromHttp,
       // Over HTTPS IoT Core knows no client id and no thing: only certificate variables resolve.
       authorizePublish: (topic, identity, retain) => {
         const https = context({
           certificateId: identity.certificateId,
-          certificateCommonName: identity.thingName,
+          certificateCommonName: identity.commonName,
         });
         return (
           decide('iot:Publish', topic, https).allowed &&

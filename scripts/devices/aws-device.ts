@@ -1,12 +1,15 @@
 /**
  * Device identities in AWS IoT Core: a thing, an active certificate with the stage's device policy,
- * and the ATS data endpoint. Every function takes the IoTClient, so tests can hand in a mocked one
- * (the IoT control plane has no local twin).
+ * and the ATS data endpoint. The key pair is made here and IoT Core signs a CSR whose subject CN is
+ * the thing name (CreateCertificateFromCsr): the device policy's HTTPS statement allows
+ * `devices/${iot:Certificate.Subject.CommonName}/telemetry`, and CreateKeysAndCertificate's
+ * certificates all have the CN "AWS IoT Certificate". Every function takes the IoTClient, so tests
+ * can hand in a mocked one (the IoT control plane has no local twin).
  */
 import {
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
+  CreateCertificateFromCsrCommand,
   CreateThingCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
@@ -18,6 +21,7 @@ import {
   UpdateCertificateCommand,
   type IoTClient,
 } from '@aws-sdk/client-iot';
+import { certificateMatchesKey, createKeyAndCsr } from './certificate-request';
 
 /** The IoT policy that serverless.yml deploys for the stage's devices. */
 export const devicePolicyName = (stage: string): string => `telemetry-${stage}-device`;
@@ -44,7 +48,7 @@ export interface ProvisionRequest extends AwsHooks {
   stage: string;
   /**
    * Saves the identity (the device folder). Runs before the call returns, so that a failure here
-   * rolls everything back: the private key exists only in this response and would be lost.
+   * rolls everything back: the private key exists only in memory and would be lost.
    */
   persist?: (identity: AwsDeviceIdentity) => Promise<void> | void;
 }
@@ -84,6 +88,11 @@ export async function provisionAwsDevice(
     return run();
   };
   try {
+    // Made before any call to AWS: a failure here leaves nothing to undo.
+    const { privateKeyPem, csrPem } = await step(
+      `generating an RSA key pair and a CSR with CN=${thingName}`,
+      async () => createKeyAndCsr(thingName),
+    );
     // CreateThing succeeds for an existing thing: look first, or a rollback would delete it.
     if (await step(`DescribeThing ${thingName}`, () => thingExists(iot, thingName))) {
       throw new Error(
@@ -96,18 +105,26 @@ export async function provisionAwsDevice(
       run: () => deleteThing(iot, thingName, sleep),
     });
 
-    const keys = await step('CreateKeysAndCertificate', () =>
-      iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })),
+    const { certificateArn, certificateId, certificatePem } = await step(
+      'CreateCertificateFromCsr',
+      () =>
+        iot.send(
+          new CreateCertificateFromCsrCommand({
+            certificateSigningRequest: csrPem,
+            setAsActive: true,
+          }),
+        ),
     );
-    const { certificateArn, certificateId, certificatePem } = keys;
-    const privateKeyPem = keys.keyPair?.PrivateKey;
-    if (!certificateArn || !certificateId || !certificatePem || !privateKeyPem) {
-      throw new Error('CreateKeysAndCertificate returned no certificate or key');
+    if (!certificateArn || !certificateId || !certificatePem) {
+      throw new Error('CreateCertificateFromCsr returned no certificate');
     }
     undo.push({
       description: `UpdateCertificate INACTIVE and DeleteCertificate ${certificateId}`,
       run: () => retireCertificate(iot, certificateId),
     });
+    if (!certificateMatchesKey(certificatePem, privateKeyPem)) {
+      throw new Error('CreateCertificateFromCsr returned a certificate for another key');
+    }
 
     await step(`AttachPolicy ${policyName}`, () =>
       iot.send(new AttachPolicyCommand({ policyName, target: certificateArn })),

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { IoTClient } from '@aws-sdk/client-iot';
-import { runCommand, type CommandSpec, type OptionSpecs } from '../cli/command-line';
+import { runCommand, UsageError, type CommandSpec, type OptionSpecs } from '../cli/command-line';
 import { createAwsDevice } from './aws-device-folder';
 import {
   CERTIFICATE_FILE,
@@ -19,18 +19,27 @@ import {
   resolveTarget,
 } from './device-options';
 import { createLocalDevice } from './local-device';
+import { COMMON_NAME_PATTERN } from '../../local/iot/identity/index';
 
 const spec = {
   command: 'npm run device:create --',
   summary:
     'Creates a device: a thing with a certificate and private key, written to <out>/<thing>/.\n' +
-    'Offline (default) the local CA signs the certificate; with --stage AWS IoT Core issues it\n' +
-    'and attaches the policy telemetry-<stage>-device.',
+    'Offline (default) the local CA signs the certificate; with --stage the key pair is made on\n' +
+    'this machine and AWS IoT Core signs a CSR for it (subject CN = the thing name), then the\n' +
+    'policy telemetry-<stage>-device is attached. The private key never leaves this machine.',
   options: {
     ...deviceOptions,
     force: {
       type: 'boolean',
-      description: 're-issue: replace an existing device (on AWS its certificates are deleted)',
+      description:
+        're-issue: replace an existing device (its earlier certificates are revoked offline, deleted on AWS)',
+    },
+    'common-name': {
+      type: 'string',
+      value: 'CN',
+      description:
+        'offline only: a certificate subject CN other than the thing name, to try what AWS does with one',
     },
   },
   notes: [
@@ -42,22 +51,36 @@ const spec = {
     'Examples:',
     '  npm run device:create -- --thing sensor-1',
     '  npm run device:create -- --thing sensor-1 --stage dev --region eu-west-1',
+    '  npm run device:create -- --thing sensor-9 --common-name "AWS IoT Certificate"',
   ],
 } as const satisfies CommandSpec<OptionSpecs>;
 
 await runCommand(spec, async (options) => {
   const target = resolveTarget(options);
   const { thingName, devicesDir } = target;
+  const commonName = options['common-name'];
 
   if (target.mode === 'local') {
+    if (commonName !== undefined && !COMMON_NAME_PATTERN.test(commonName)) {
+      throw new UsageError(
+        `--common-name "${commonName}" is not usable: 1-64 of a-z A-Z 0-9 space _ . : @ -`,
+      );
+    }
     const device = createLocalDevice({
       thingName,
       devicesDir,
       localCloudDir: target.localCloudDir,
       replace: options.force,
+      commonName,
     });
     printSummary(`Created device "${thingName}" for the offline IoT Core`, device);
+    for (const id of device.revokedCertificateIds) {
+      process.stdout.write(`Revoked the earlier certificate ${id}\n`);
+    }
     return;
+  }
+  if (commonName !== undefined) {
+    throw new UsageError('--common-name is for the offline IoT Core only (not with --stage)');
   }
 
   const { stage } = target;

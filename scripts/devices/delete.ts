@@ -1,6 +1,7 @@
 /**
  * device:delete: deletes a device. On AWS: every certificate attached to the thing (detached,
- * deactivated, deleted) and then the thing. In both modes: the device folder.
+ * deactivated, deleted) and then the thing. Offline: every certificate of the thing is revoked in
+ * the local CA's registry. In both modes: the device folder.
  */
 import { IoTClient } from '@aws-sdk/client-iot';
 import { runCommand, type CommandSpec } from '../cli/command-line';
@@ -16,7 +17,8 @@ import { deleteLocalDevice } from './local-device';
 const spec = {
   command: 'npm run device:delete --',
   summary:
-    'Deletes a device: its folder and, with --stage, its thing and certificates in AWS IoT Core.',
+    'Deletes a device: its folder, and its certificates (revoked by the offline IoT Core or,\n' +
+    'with --stage, deleted with the thing in AWS IoT Core).',
   options: deviceOptions,
   notes: [
     'Environment:',
@@ -34,8 +36,12 @@ await runCommand(spec, async (options) => {
   const { thingName } = target;
 
   if (target.mode === 'local') {
-    const folder = deleteLocalDevice(target);
-    process.stdout.write(`Deleted device "${thingName}": removed ${folder}\n`);
+    const deleted = deleteLocalDevice(target);
+    const done = [
+      ...deleted.revokedCertificateIds.map((id) => `revoked certificate ${id}`),
+      ...(deleted.folder ? [`removed ${deleted.folder}`] : []),
+    ];
+    process.stdout.write(`Deleted device "${thingName}": ${done.join('; ')}\n`);
     return;
   }
 

@@ -1,6 +1,14 @@
-/** Device identities for the offline IoT Core, signed by the local CA. */
+/**
+ * Device identities for the offline IoT Core, signed by the local CA and kept in its certificate
+ * registry: re-issuing a device revokes its earlier certificates and deleting it revokes them all,
+ * as deleting them does on AWS, so that the offline IoT Core refuses them from then on.
+ */
 import fs from 'node:fs';
-import { ensureLocalCa, issueDeviceCertificate } from '../../local/iot/identity/index';
+import {
+  CertificateRegistry,
+  ensureLocalCa,
+  issueDeviceCertificate,
+} from '../../local/iot/identity/index';
 import {
   assertNoDeviceFolder,
   deviceFolder,
@@ -16,12 +24,20 @@ export interface LocalDeviceRequest {
   devicesDir: string;
   /** Where the local CA lives (see defaultLocalCloudDir). */
   localCloudDir: string;
+  /** Re-issue: the device's earlier certificates are revoked once the new folder is written. */
   replace?: boolean;
+  /** The certificate's subject CN when it should not be the thing name (see COMMON_NAME_PATTERN). */
+  commonName?: string;
   /** Reads MQTT_PORT and HTTPS_PORT: the ports the offline IoT Core listens on. */
   env?: NodeJS.ProcessEnv;
 }
 
-export function createLocalDevice(request: LocalDeviceRequest): CreatedDevice {
+export interface CreatedLocalDevice extends CreatedDevice {
+  /** Certificates of the thing revoked by a re-issue. */
+  revokedCertificateIds: string[];
+}
+
+export function createLocalDevice(request: LocalDeviceRequest): CreatedLocalDevice {
   const { thingName, devicesDir } = request;
   if (!request.replace) assertNoDeviceFolder(devicesDir, thingName);
   const env = request.env ?? process.env;
@@ -29,7 +45,8 @@ export function createLocalDevice(request: LocalDeviceRequest): CreatedDevice {
   const mqttPort = portFromEnv(env, 'MQTT_PORT', 8883);
   const httpsPort = portFromEnv(env, 'HTTPS_PORT', 8443);
   const ca = ensureLocalCa(request.localCloudDir);
-  const certificate = issueDeviceCertificate(ca, thingName);
+  const registry = CertificateRegistry.besideCa(ca);
+  const certificate = issueDeviceCertificate(ca, thingName, { commonName: request.commonName });
   const config: DeviceConfig = {
     thingName,
     mode: 'local',
@@ -39,25 +56,49 @@ export function createLocalDevice(request: LocalDeviceRequest): CreatedDevice {
     rootCa: LOCAL_ROOT_CA_FILE,
     certificateId: certificate.certificateId,
   };
-  const folder = writeDeviceFolder(
-    devicesDir,
-    {
-      config,
-      certificatePem: certificate.certificatePem,
-      privateKeyPem: certificate.privateKeyPem,
-      rootCaPem: ca.certificatePem,
-    },
-    { replace: request.replace },
-  );
-  return { folder, config };
+  let folder: string;
+  try {
+    folder = writeDeviceFolder(
+      devicesDir,
+      {
+        config,
+        certificatePem: certificate.certificatePem,
+        privateKeyPem: certificate.privateKeyPem,
+        rootCaPem: ca.certificatePem,
+      },
+      { replace: request.replace },
+    );
+  } catch (error) {
+    // Its key is gone with the failed folder: nobody can use the certificate, so nobody may.
+    registry.setStatus(certificate.certificateId, 'REVOKED');
+    throw error;
+  }
+  // Only now: had the folder not been written, the device would keep its working certificate.
+  const revokedCertificateIds = request.replace
+    ? registry.revokeAttachedTo(thingName, { except: certificate.certificateId })
+    : [];
+  return { folder, config, revokedCertificateIds };
 }
 
-/** Removes the device folder; the offline IoT Core keeps no registry of things. */
-export function deleteLocalDevice(request: { thingName: string; devicesDir: string }): string {
-  const folder = deviceFolder(request.devicesDir, request.thingName);
-  if (!fs.existsSync(folder)) {
-    throw new Error(`there is no device "${request.thingName}" in ${request.devicesDir}`);
-  }
+export interface DeletedLocalDevice {
+  /** The folder removed, or undefined when there was none. */
+  folder: string | undefined;
+  revokedCertificateIds: string[];
+}
+
+/**
+ * Deletes the thing: revokes every certificate attached to it in the local CA's registry and
+ * removes the device folder. Fails, changing nothing, when there is neither a folder nor a
+ * certificate to revoke, or when the folder holds an AWS device.
+ */
+export function deleteLocalDevice(request: {
+  thingName: string;
+  devicesDir: string;
+  localCloudDir: string;
+}): DeletedLocalDevice {
+  const { thingName } = request;
+  const folder = deviceFolder(request.devicesDir, thingName);
+  const folderExists = fs.existsSync(folder);
   const config = readDeviceConfig(folder);
   if (config?.mode === 'aws') {
     // Its key is the only copy: removing the folder would strand the certificate in AWS.
@@ -65,8 +106,16 @@ export function deleteLocalDevice(request: { thingName: string; devicesDir: stri
       `${folder} holds an AWS IoT device; delete it with --stage ${config.stage ?? '<stage>'}`,
     );
   }
+  const registry = CertificateRegistry.inRoot(request.localCloudDir);
+  const live = registry.attachedTo(thingName).filter(({ status }) => status !== 'REVOKED');
+  if (!folderExists && live.length === 0) {
+    throw new Error(
+      `there is no device "${thingName}" in ${request.devicesDir} and no certificate of it to revoke`,
+    );
+  }
+  const revokedCertificateIds = registry.revokeAttachedTo(thingName);
   fs.rmSync(folder, { recursive: true, force: true });
-  return folder;
+  return { folder: folderExists ? folder : undefined, revokedCertificateIds };
 }
 
 /** A port from the environment variable `name`, or `fallback` when it is unset or empty. */

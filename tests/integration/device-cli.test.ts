@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CertificateRegistry } from '../../local/iot/identity/index';
 import { runDeviceCli } from './device-cli-runner';
 
 let workDir: string;
@@ -28,6 +29,17 @@ describe('device CLIs: arguments', () => {
     ['create', 'a stray argument', ['--thing', 'a', 'extra']],
     ['create', '--stage with --local', ['--thing', 'a', '--stage', 'dev', '--local']],
     ['create', '--region without --stage', ['--thing', 'a', '--region', 'eu-west-1']],
+    [
+      'create',
+      '--common-name with --stage',
+      ['--thing', 'a', '--stage', 'dev', '--common-name', 'x'],
+    ],
+    ['create', 'a --common-name no topic can hold', ['--thing', 'a', '--common-name', 'a/+/#']],
+    [
+      'create',
+      'a --common-name over 64 characters',
+      ['--thing', 'a', '--common-name', 'x'.repeat(65)],
+    ],
     ['delete', 'no --thing', ['--local']],
     ['delete', 'a missing value', ['--thing']],
   ] as ['create' | 'delete', string, string[]][])(
@@ -57,6 +69,7 @@ describe('device CLIs: arguments', () => {
 });
 
 describe('device CLIs: local mode', () => {
+  const registry = () => CertificateRegistry.inRoot(path.join(workDir, 'cloud'));
   const folder = () => path.join(devicesDir, 'sensor-1');
   const readConfig = () => JSON.parse(fs.readFileSync(path.join(folder(), 'device.json'), 'utf8'));
 
@@ -109,6 +122,35 @@ describe('device CLIs: local mode', () => {
     expect(forced.code).toBe(0);
     expect(readConfig()).toMatchObject({ mqttPort: 18883, httpsPort: 18443 });
     expect(readConfig().certificateId).not.toBe(before);
+    // The earlier certificate is revoked in the local CA's registry, the new one active.
+    expect(forced.stdout).toContain(`Revoked the earlier certificate ${before}\n`);
+    expect(registry().get(before)?.status).toBe('REVOKED');
+    expect(registry().get(readConfig().certificateId)).toMatchObject({
+      status: 'ACTIVE',
+      thingName: 'sensor-1',
+    });
+  });
+
+  it('issues a certificate with another subject CN, attached to the thing', async () => {
+    const run = await runDeviceCli(
+      'create',
+      ['--thing', 'sensor-7', '--out', devicesDir, '--common-name', 'AWS IoT Certificate'],
+      env,
+    );
+    expect(run.code).toBe(0);
+    const folder7 = path.join(devicesDir, 'sensor-7');
+    const certificate = new X509Certificate(
+      fs.readFileSync(path.join(folder7, 'certificate.pem.crt')),
+    );
+    expect(certificate.subject).toBe('CN=AWS IoT Certificate');
+    const { certificateId } = JSON.parse(
+      fs.readFileSync(path.join(folder7, 'device.json'), 'utf8'),
+    );
+    expect(registry().get(certificateId)).toMatchObject({
+      thingName: 'sensor-7',
+      commonName: 'AWS IoT Certificate',
+      status: 'ACTIVE',
+    });
   });
 
   it('fails with exit 1 on a bad port variable, writing nothing', async () => {
@@ -121,11 +163,15 @@ describe('device CLIs: local mode', () => {
     expect(fs.existsSync(path.join(devicesDir, 'sensor-2'))).toBe(false);
   });
 
-  it('deletes it, and says so when there is nothing to delete', async () => {
+  it('deletes it, revoking its certificate, and says so when there is nothing to delete', async () => {
+    const { certificateId } = readConfig();
     const run = await runDeviceCli('delete', ['--thing', 'sensor-1', '--out', devicesDir], env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe(`Deleted device "sensor-1": removed ${folder()}\n`);
+    expect(run.stdout).toBe(
+      `Deleted device "sensor-1": revoked certificate ${certificateId}; removed ${folder()}\n`,
+    );
     expect(fs.existsSync(folder())).toBe(false);
+    expect(registry().get(certificateId)?.status).toBe('REVOKED');
 
     const again = await runDeviceCli('delete', ['--thing', 'sensor-1', '--out', devicesDir], env);
     expect(again.code).toBe(1);

@@ -3,7 +3,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { certificateIdOf, ensureLocalCa } from '../../local/iot/identity/index';
+import {
+  CertificateRegistry,
+  certificateIdOf,
+  ensureLocalCa,
+} from '../../local/iot/identity/index';
 import { repositoryRoot } from './device-cli-runner';
 
 let rootDir: string;
@@ -18,10 +22,15 @@ afterAll(() => {
 
 /** A separate process that ensures the CA under rootDir and prints its certificate id. */
 function caIdFromAnotherProcess(): Promise<string> {
-  const script = [
+  return inAnotherProcess([
     "import { certificateIdOf, ensureLocalCa } from './local/iot/identity/index.ts';",
     `process.stdout.write(certificateIdOf(ensureLocalCa(${JSON.stringify(rootDir)}).certificatePem));`,
-  ].join('\n');
+  ]);
+}
+
+/** Runs the module source in a separate Node process; resolves with its stdout. */
+function inAnotherProcess(lines: string[]): Promise<string> {
+  const script = lines.join('\n');
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -49,4 +58,44 @@ describe('ensureLocalCa across processes', () => {
     // The losers' staging directories are gone.
     expect(fs.readdirSync(rootDir)).toEqual(['ca']);
   });
+});
+
+describe('the certificate registry across processes', () => {
+  const IDENTITY = "import * as identity from './local/iot/identity/index.ts';";
+
+  it('loses no certificate that processes issue at once, and no revocation', async () => {
+    const root = path.join(rootDir, 'registry-race');
+    ensureLocalCa(root);
+    const issue = () =>
+      inAnotherProcess([
+        IDENTITY,
+        `const ca = identity.ensureLocalCa(${JSON.stringify(root)});`,
+        "const ids = [1, 2, 3].map(() => identity.issueDeviceCertificate(ca, 'racer').certificateId);",
+        "process.stdout.write(ids.join(','));",
+      ]).then((out) => out.split(','));
+    const issued = (await Promise.all([1, 2, 3, 4].map(issue))).flat();
+    expect(new Set(issued).size).toBe(12);
+
+    const registry = CertificateRegistry.inRoot(root);
+    expect(
+      registry
+        .attachedTo('racer')
+        .map(({ certificateId }) => certificateId)
+        .sort(),
+    ).toEqual([...issued].sort());
+
+    const revoke = () =>
+      inAnotherProcess([
+        IDENTITY,
+        `const registry = identity.CertificateRegistry.inRoot(${JSON.stringify(root)});`,
+        "process.stdout.write(registry.revokeAttachedTo('racer').join(','));",
+      ]);
+    await Promise.all([1, 2, 3, 4].map(revoke));
+    expect(registry.attachedTo('racer').map(({ status }) => status)).toEqual(
+      Array(12).fill('REVOKED'),
+    );
+    // Only whole records and markers: no staging file of any process is left behind.
+    expect(fs.readdirSync(registry.dir).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect(fs.readdirSync(registry.dir)).toHaveLength(24);
+  }, 60_000);
 });

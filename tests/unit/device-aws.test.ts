@@ -1,12 +1,25 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createHash, X509Certificate } from 'node:crypto';
+/**
+ * device:create and device:delete on AWS, against a mocked IoT control plane (it has no local
+ * twin). The mock signs the CSR it is sent with a throwaway CA, as CreateCertificateFromCsr does
+ * ("AWS IoT API Reference: CreateCertificateFromCsr": the certificate takes the CSR's subject and
+ * public key), so what lands in the device folder is a real certificate for the real key.
+ */
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  X509Certificate,
+} from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
+  CreateCertificateFromCsrCommand,
+  type CreateCertificateFromCsrCommandInput,
   CreateThingCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
@@ -21,6 +34,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
+import forge from 'node-forge';
 import { AMAZON_ROOT_CA_1_PEM } from '../../scripts/devices/amazon-root-ca';
 import { createAwsDevice, deleteAwsDevice } from '../../scripts/devices/aws-device-folder';
 import { deleteLocalDevice } from '../../scripts/devices/local-device';
@@ -47,6 +61,60 @@ const OTHER_CERT_ID = 'b'.repeat(64);
 const OTHER_CERT_ARN = `arn:aws:iot:eu-west-1:123456789012:cert/${OTHER_CERT_ID}`;
 const ENDPOINT = 'abc123-ats.iot.eu-west-1.amazonaws.com';
 
+/** A stand-in for AWS IoT's CA: signs whatever CSR CreateCertificateFromCsr receives. */
+let awsCa: { certificate: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey };
+/** Every CSR the mock was sent, and the certificates it answered with. */
+let csrsSent: string[];
+let certificatesIssued: string[];
+
+beforeAll(() => {
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const key = forge.pki.privateKeyFromPem(privateKey);
+  const certificate = forge.pki.createCertificate();
+  certificate.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  certificate.serialNumber = '01';
+  certificate.validity.notBefore = new Date(Date.now() - 60_000);
+  certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
+  const name = [{ name: 'commonName', value: 'Test stand-in for AWS IoT' }];
+  certificate.setSubject(name);
+  certificate.setIssuer(name);
+  certificate.sign(key, forge.md.sha256.create());
+  awsCa = { certificate, key };
+});
+
+function signCsr(
+  csrPem: string,
+  publicKeyOf: (csr: forge.pki.CertificateSigningRequest) => unknown,
+) {
+  const csr = forge.pki.certificationRequestFromPem(csrPem);
+  const certificate = forge.pki.createCertificate();
+  certificate.publicKey = publicKeyOf(csr) as forge.pki.PublicKey;
+  certificate.serialNumber = '02';
+  certificate.validity.notBefore = new Date(Date.now() - 60_000);
+  certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
+  certificate.setSubject(csr.subject.attributes);
+  certificate.setIssuer(awsCa.certificate.subject.attributes);
+  certificate.sign(awsCa.key, forge.md.sha256.create());
+  return forge.pki.certificateToPem(certificate);
+}
+
+/** CreateCertificateFromCsr as AWS answers it; `publicKeyOf` lets a test make it misbehave. */
+function answerCsr(
+  publicKeyOf = (csr: forge.pki.CertificateSigningRequest): unknown => csr.publicKey,
+) {
+  return (input: CreateCertificateFromCsrCommandInput) => {
+    const csrPem = input.certificateSigningRequest ?? '';
+    csrsSent.push(csrPem);
+    const certificatePem = signCsr(csrPem, publicKeyOf);
+    certificatesIssued.push(certificatePem);
+    return { certificateArn: CERT_ARN, certificateId: CERT_ID, certificatePem };
+  };
+}
+
 const notFound = (message = 'not found') =>
   new ResourceNotFoundException({ message, $metadata: {} });
 
@@ -63,12 +131,7 @@ const noWait = async () => {};
 function mockSuccessfulProvisioning(): void {
   iotMock.on(DescribeThingCommand).rejects(notFound(`Thing ${THING} cannot be found`));
   iotMock.on(CreateThingCommand).resolves({ thingName: THING });
-  iotMock.on(CreateKeysAndCertificateCommand).resolves({
-    certificateArn: CERT_ARN,
-    certificateId: CERT_ID,
-    certificatePem: 'CERT PEM',
-    keyPair: { PrivateKey: 'PRIVATE KEY PEM', PublicKey: 'PUBLIC KEY PEM' },
-  });
+  iotMock.on(CreateCertificateFromCsrCommand).callsFake(answerCsr());
   iotMock.on(AttachPolicyCommand).resolves({});
   iotMock.on(AttachThingPrincipalCommand).resolves({});
   iotMock.on(DescribeEndpointCommand).resolves({ endpointAddress: ENDPOINT });
@@ -82,7 +145,15 @@ function mockSuccessfulProvisioning(): void {
 const PROVISIONING_CALLS: [string, unknown][] = [
   ['DescribeThing', { thingName: THING }],
   ['CreateThing', { thingName: THING }],
-  ['CreateKeysAndCertificate', { setAsActive: true }],
+  [
+    'CreateCertificateFromCsr',
+    {
+      certificateSigningRequest: expect.stringMatching(
+        /^-----BEGIN CERTIFICATE REQUEST-----\r?\n[\s\S]+-----END CERTIFICATE REQUEST-----\s*$/,
+      ),
+      setAsActive: true,
+    },
+  ],
   ['AttachPolicy', { policyName: POLICY, target: CERT_ARN }],
   ['AttachThingPrincipal', { thingName: THING, principal: CERT_ARN }],
   ['DescribeEndpoint', { endpointType: 'iot:Data-ATS' }],
@@ -98,7 +169,20 @@ const ROLLBACK = {
 
 beforeEach(() => {
   iotMock.reset();
+  csrsSent = [];
+  certificatesIssued = [];
 });
+
+/** The CSR's public key and the private key's public half, both as SPKI DER. */
+function keysOf(csrPem: string, privateKeyPem: string): [Buffer, Buffer] {
+  const csr = forge.pki.certificationRequestFromPem(csrPem);
+  const inCsr = createPublicKey(forge.pki.publicKeyToPem(csr.publicKey as forge.pki.PublicKey));
+  const ofKey = createPublicKey(createPrivateKey(privateKeyPem));
+  return [
+    inCsr.export({ type: 'spki', format: 'der' }),
+    ofKey.export({ type: 'spki', format: 'der' }),
+  ];
+}
 
 describe('provisionAwsDevice', () => {
   it('creates the thing, an active certificate with the policy, and finds the ATS endpoint', async () => {
@@ -117,12 +201,61 @@ describe('provisionAwsDevice', () => {
       thingName: THING,
       certificateArn: CERT_ARN,
       certificateId: CERT_ID,
-      certificatePem: 'CERT PEM',
-      privateKeyPem: 'PRIVATE KEY PEM',
+      certificatePem: certificatesIssued[0] as string,
+      privateKeyPem: expect.stringMatching(/^-----BEGIN RSA PRIVATE KEY-----/) as unknown as string,
       endpoint: ENDPOINT,
     };
     expect(identity).toEqual(expected);
     expect(saved).toEqual([expected]);
+  });
+
+  it('sends a CSR whose subject CN is the thing name, for the key it keeps', async () => {
+    mockSuccessfulProvisioning();
+    const identity = await provisionAwsDevice(iot, { thingName: THING, stage: STAGE });
+
+    expect(csrsSent).toHaveLength(1);
+    const csr = forge.pki.certificationRequestFromPem(csrsSent[0] as string);
+    expect(csr.verify()).toBe(true);
+    expect(csr.subject.attributes.map(({ shortName, value }) => [shortName, value])).toEqual([
+      ['CN', THING],
+    ]);
+    // The key in the CSR is the public half of the private key handed back (and saved).
+    const [inCsr, ofKey] = keysOf(csrsSent[0] as string, identity.privateKeyPem);
+    expect(inCsr.equals(ofKey)).toBe(true);
+    // No private key was ever sent: only the CSR crossed to AWS.
+    const sent = JSON.stringify(iotMock.calls().map((call) => call.args[0].input));
+    expect(sent).not.toMatch(/PRIVATE KEY/);
+    const certificate = new X509Certificate(identity.certificatePem);
+    expect(certificate.subject).toBe(`CN=${THING}`);
+    expect(certificate.checkPrivateKey(createPrivateKey(identity.privateKeyPem))).toBe(true);
+  });
+
+  it('makes a new key pair for every device', async () => {
+    mockSuccessfulProvisioning();
+    const first = await provisionAwsDevice(iot, { thingName: THING, stage: STAGE });
+    const second = await provisionAwsDevice(iot, { thingName: THING, stage: STAGE });
+    expect(first.privateKeyPem).not.toBe(second.privateKeyPem);
+  });
+
+  it('rolls back when AWS signs a certificate for another key', async () => {
+    mockSuccessfulProvisioning();
+    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    iotMock
+      .on(CreateCertificateFromCsrCommand)
+      .callsFake(
+        answerCsr(() =>
+          forge.pki.publicKeyFromPem(stranger.export({ type: 'spki', format: 'pem' }) as string),
+        ),
+      );
+    await expect(provisionAwsDevice(iot, { thingName: THING, stage: STAGE })).rejects.toThrow(
+      /failed at CreateCertificateFromCsr: CreateCertificateFromCsr returned a certificate for another key\nEverything created in AWS IoT was removed again/,
+    );
+    expect(calls()).toEqual([
+      ...PROVISIONING_CALLS.slice(0, 3),
+      ROLLBACK.deactivate,
+      ROLLBACK.deleteCertificate,
+      ROLLBACK.deleteThing,
+    ]);
   });
 
   it('reports each step as progress', async () => {
@@ -130,9 +263,10 @@ describe('provisionAwsDevice', () => {
     const lines: string[] = [];
     await provisionAwsDevice(iot, { thingName: THING, stage: STAGE, log: (l) => lines.push(l) });
     expect(lines).toEqual([
+      `generating an RSA key pair and a CSR with CN=${THING}`,
       `DescribeThing ${THING}`,
       `CreateThing ${THING}`,
-      'CreateKeysAndCertificate',
+      'CreateCertificateFromCsr',
       `AttachPolicy ${POLICY}`,
       'AttachThingPrincipal',
       'DescribeEndpoint iot:Data-ATS',
@@ -361,8 +495,10 @@ describe('createAwsDevice and deleteAwsDevice', () => {
       'device.json',
       'private.pem.key',
     ]);
-    expect(read('certificate.pem.crt')).toBe('CERT PEM');
-    expect(read('private.pem.key')).toBe('PRIVATE KEY PEM');
+    expect(read('certificate.pem.crt')).toBe(certificatesIssued[0]);
+    // The key written is the one whose public half went to AWS in the CSR.
+    const [inCsr, ofKey] = keysOf(csrsSent[0] as string, read('private.pem.key'));
+    expect(inCsr.equals(ofKey)).toBe(true);
     expect(fs.statSync(path.join(folder(), 'private.pem.key')).mode & 0o777).toBe(0o600);
     expect(read('AmazonRootCA1.pem')).toBe(AMAZON_ROOT_CA_1_PEM);
     const config = {
@@ -470,9 +606,9 @@ describe('createAwsDevice and deleteAwsDevice', () => {
     await expect(
       deleteAwsDevice(iot, { thingName: THING, stage: 'prod', devicesDir }),
     ).rejects.toThrow(/holds a device of stage dev, not of stage prod/);
-    expect(() => deleteLocalDevice({ thingName: THING, devicesDir })).toThrow(
-      /holds an AWS IoT device; delete it with --stage dev/,
-    );
+    expect(() =>
+      deleteLocalDevice({ thingName: THING, devicesDir, localCloudDir: devicesDir }),
+    ).toThrow(/holds an AWS IoT device; delete it with --stage dev/);
     expect(calls()).toEqual([]);
     expect(fs.existsSync(folder())).toBe(true);
   });

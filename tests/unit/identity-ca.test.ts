@@ -6,6 +6,7 @@ import path from 'node:path';
 import forge from 'node-forge';
 import {
   CA_COMMON_NAME,
+  CertificateRegistry,
   certificateIdOf,
   ensureLocalCa,
   ensureServerCertificate,
@@ -206,6 +207,100 @@ describe('thingNameFromCertificate', () => {
     ['an invalid thing name', { subject: { CN: 'not a thing' } }],
   ])('gives undefined for %s', (_label, peer) => {
     expect(thingNameFromCertificate(peer as never)).toBeUndefined();
+  });
+});
+
+describe('the certificate registry', () => {
+  const registry = () => CertificateRegistry.inRoot(rootDir);
+
+  it('records every issued certificate as ACTIVE, attached to its thing, beside the CA', () => {
+    const now = new Date('2026-01-02T03:04:05.000Z');
+    const device = issueDeviceCertificate(ca, 'registered-1', { now });
+    expect(registry().dir).toBe(path.join(rootDir, 'ca', 'issued'));
+    expect(CertificateRegistry.besideCa(ca).dir).toBe(registry().dir);
+    expect(registry().get(device.certificateId)).toEqual({
+      certificateId: device.certificateId,
+      thingName: 'registered-1',
+      commonName: 'registered-1',
+      status: 'ACTIVE',
+      issuedAt: now.toISOString(),
+      notAfter: new Date(new X509Certificate(device.certificatePem).validTo).toISOString(),
+    });
+    // One complete file per certificate, no staging file left behind.
+    expect(fs.readdirSync(registry().dir).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+
+  it('issues with another subject CN when asked, still attached to the thing', () => {
+    const device = issueDeviceCertificate(ca, 'registered-2', {
+      commonName: 'AWS IoT Certificate',
+    });
+    expect(new X509Certificate(device.certificatePem).subject).toBe('CN=AWS IoT Certificate');
+    expect(registry().get(device.certificateId)).toMatchObject({
+      thingName: 'registered-2',
+      commonName: 'AWS IoT Certificate',
+    });
+  });
+
+  it.each([['a/b'], ['a+b'], ['#'], [''], ['x'.repeat(65)]])(
+    'refuses the common name %p, issuing nothing',
+    (commonName) => {
+      const before = registry().list().length;
+      expect(() => issueDeviceCertificate(ca, 'registered-3', { commonName })).toThrow(
+        /not a usable common name/,
+      );
+      expect(registry().list()).toHaveLength(before);
+    },
+  );
+
+  it('moves between ACTIVE and INACTIVE; REVOKED is final', () => {
+    const { certificateId } = issueDeviceCertificate(ca, 'registered-4');
+    const status = () => registry().get(certificateId)?.status;
+    registry().setStatus(certificateId, 'INACTIVE');
+    expect(status()).toBe('INACTIVE');
+    registry().setStatus(certificateId, 'INACTIVE'); // idempotent, as UpdateCertificate is
+    registry().setStatus(certificateId, 'ACTIVE');
+    expect(status()).toBe('ACTIVE');
+    registry().setStatus(certificateId, 'REVOKED');
+    registry().setStatus(certificateId, 'REVOKED');
+    expect(status()).toBe('REVOKED');
+    expect(() => registry().setStatus(certificateId, 'ACTIVE')).toThrow(/revoked/);
+    expect(() => registry().setStatus(certificateId, 'INACTIVE')).toThrow(/revoked/);
+    expect(status()).toBe('REVOKED');
+  });
+
+  it('revokes every certificate of a thing but the one kept', () => {
+    const first = issueDeviceCertificate(ca, 'registered-5');
+    const second = issueDeviceCertificate(ca, 'registered-5');
+    const kept = issueDeviceCertificate(ca, 'registered-5');
+    const bystander = issueDeviceCertificate(ca, 'registered-6');
+    registry().setStatus(second.certificateId, 'INACTIVE');
+
+    const revoked = registry().revokeAttachedTo('registered-5', { except: kept.certificateId });
+    expect(revoked.sort()).toEqual([first.certificateId, second.certificateId].sort());
+    expect(
+      registry()
+        .attachedTo('registered-5')
+        .map(({ certificateId, status }) => [certificateId, status]),
+    ).toEqual(
+      expect.arrayContaining([
+        [first.certificateId, 'REVOKED'],
+        [second.certificateId, 'REVOKED'],
+        [kept.certificateId, 'ACTIVE'],
+      ]),
+    );
+    expect(registry().get(bystander.certificateId)?.status).toBe('ACTIVE');
+    // Nothing left to revoke the second time.
+    expect(registry().revokeAttachedTo('registered-5', { except: kept.certificateId })).toEqual([]);
+  });
+
+  it('knows nothing of ids it never recorded, or of unreadable records', () => {
+    expect(registry().get('0'.repeat(64))).toBeUndefined();
+    expect(registry().get('../../ca/root-ca')).toBeUndefined();
+    const { certificateId } = issueDeviceCertificate(ca, 'registered-7');
+    fs.writeFileSync(path.join(registry().dir, `${certificateId}.json`), '{"trunc');
+    expect(registry().get(certificateId)).toBeUndefined();
+    expect(() => registry().setStatus(certificateId, 'REVOKED')).toThrow(/no certificate/);
+    expect(new CertificateRegistry(path.join(rootDir, 'missing')).list()).toEqual([]);
   });
 });
 

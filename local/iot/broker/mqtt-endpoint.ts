@@ -1,12 +1,13 @@
 /**
  * The MQTT endpoint of the offline IoT Core: aedes behind TLS that requires a client certificate
- * from the local CA. As in IoT Core, the certificate names the thing (its subject CN), the MQTT
- * client id must be that thing name, QoS 2 is refused, and the broker's limits hold.
+ * from the local CA that is ACTIVE in the CA's registry (see CertificateGate). As in IoT Core, the
+ * certificate stands for the thing it is attached to (whatever its CN), the MQTT client id must be
+ * that thing name, QoS 2 is refused, and the broker's limits hold.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
-import { certificateIdOf, thingNameFromCertificate } from '../identity';
+import { CertificateGate, type CertificateRegistry } from '../identity';
 import { MAX_CLIENT_ID_BYTES, publishProblem, subscribeProblem } from '../limits';
 import type { Decision, IotAction } from '../policy';
 
@@ -18,9 +19,12 @@ export interface TlsMaterial {
 
 /** Who is on the other end of a connection. */
 export interface DeviceIdentity {
+  /** The thing the certificate is attached to; the client id on the plain local-tools listener. */
   thingName: string;
   /** IoT Core's certificate id (SHA-256 of the DER); undefined on the plain local-tools listener. */
   certificateId: string | undefined;
+  /** The certificate's subject CN, which need not be the thing name. */
+  commonName?: string | undefined;
 }
 
 export interface PublishedMessage {
@@ -56,6 +60,16 @@ export interface MqttEndpointOptions {
     client: { clientId: string; identity: DeviceIdentity },
   ) => Decision;
   onDenied?: (decision: Decision) => void;
+  /**
+   * The local CA's certificate registry: only ACTIVE certificates connect, and connections whose
+   * certificate leaves ACTIVE are closed. Without it, any certificate of the CA whose CN is a thing
+   * name connects as that thing.
+   */
+  certificates?: CertificateRegistry;
+  /** How often connected certificates are checked again (default 1 s). */
+  certificateRecheckMs?: number;
+  /** Told about each certificate refused or disconnected, with the reason. */
+  onCertificateRefused?: (reason: string) => void;
 }
 
 export interface MqttEndpoint {
@@ -74,6 +88,11 @@ const IDENTIFIER_REJECTED = 2;
 export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<MqttEndpoint> {
   const identities = new WeakMap<Client, DeviceIdentity>();
   const plainConnections = new WeakSet<object>();
+  const gate = new CertificateGate({
+    registry: options.certificates,
+    recheckMs: options.certificateRecheckMs,
+    onRefused: options.onCertificateRefused,
+  });
   /** Whether the policy allows `client` this action; logs the reason when it does not. */
   const allowed = (client: Client, action: IotAction, target: string): boolean => {
     const identity = identities.get(client);
@@ -96,18 +115,17 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         identities.set(client, { thingName: client.id, certificateId: undefined });
         return done(null, true);
       }
-      const socket = client.conn as tls.TLSSocket;
-      const certificate = socket.getPeerCertificate(false);
-      const thingName = thingNameFromCertificate(certificate);
-      if (!thingName || !certificate.raw)
-        return refuse('the certificate names no thing', NOT_AUTHORIZED);
+      // Admitted when the TLS handshake completed (the gate closed every other connection).
+      const certificate = gate.identityOf(client.conn);
+      if (!certificate) return refuse('the certificate was not admitted', NOT_AUTHORIZED);
+      const { thingName } = certificate;
       if (client.id !== thingName) {
         return refuse(
-          `client id "${client.id}" is not the certificate's thing "${thingName}"`,
+          `client id "${client.id}" is not the thing "${thingName}" the certificate is attached to`,
           NOT_AUTHORIZED,
         );
       }
-      identities.set(client, { thingName, certificateId: certificateIdOf(certificate.raw) });
+      identities.set(client, certificate);
       if (!allowed(client, 'iot:Connect', client.id)) {
         return refuse(`the policy does not allow client "${client.id}" to connect`, NOT_AUTHORIZED);
       }
@@ -173,6 +191,10 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
     },
     (socket) => {
       track(socket);
+      if (gate.admit(socket).outcome !== 'admitted') {
+        socket.destroy();
+        return;
+      }
       broker.handle(socket);
     },
   );
@@ -201,6 +223,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         ),
       ),
     stop: async () => {
+      gate.stop();
       for (const socket of sockets) socket.destroy();
       await Promise.all([close(tlsServer), plainServer ? close(plainServer) : undefined]);
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -1,11 +1,13 @@
 /**
  * The HTTPS device endpoint of the offline IoT Core (8443): a device POSTs a message with its
  * client certificate, exactly as to `https://{endpoint}:8443/topics/{topic}?qos=1` in AWS.
+ * A certificate of the local CA that is not ACTIVE in its registry is refused at the TLS step, as
+ * on the MQTT endpoint (see CertificateGate); no certificate, or a foreign one, gets 403.
  */
 import https from 'node:https';
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { certificateIdOf, thingNameFromCertificate } from '../identity';
+import { CertificateGate, type CertificateRegistry } from '../identity';
 import type { DeviceIdentity, TlsMaterial } from '../broker/mqtt-endpoint';
 import { close, listen } from '../broker/mqtt-endpoint';
 import {
@@ -22,6 +24,10 @@ export interface DeviceHttpsOptions {
   publish(request: PublishRequest, identity: DeviceIdentity): Promise<void>;
   /** The device policy for the HTTPS publish; without it, everything is allowed. */
   authorizePublish?: (topic: string, identity: DeviceIdentity, retain: boolean) => boolean;
+  /** The local CA's certificate registry (see MqttEndpointOptions.certificates). */
+  certificates?: CertificateRegistry;
+  certificateRecheckMs?: number;
+  onCertificateRefused?: (reason: string) => void;
 }
 
 export interface DeviceHttpsEndpoint {
@@ -32,6 +38,11 @@ export interface DeviceHttpsEndpoint {
 export async function startDeviceHttpsEndpoint(
   options: DeviceHttpsOptions,
 ): Promise<DeviceHttpsEndpoint> {
+  const gate = new CertificateGate({
+    registry: options.certificates,
+    recheckMs: options.certificateRecheckMs,
+    onRefused: options.onCertificateRefused,
+  });
   const server = https.createServer(
     {
       key: options.tls.key,
@@ -43,16 +54,13 @@ export async function startDeviceHttpsEndpoint(
       minVersion: 'TLSv1.2',
     },
     async (request, response) => {
-      const socket = request.socket as TLSSocket;
-      const certificate = socket.authorized ? socket.getPeerCertificate(false) : undefined;
-      const thingName = thingNameFromCertificate(certificate);
-      if (!thingName || !certificate?.raw) {
+      const identity = gate.identityOf(request.socket as TLSSocket);
+      if (!identity) {
         request.resume();
         return answer(response, 403, 'Forbidden');
       }
       try {
         const publish = await readPublishRequest(request);
-        const identity = { thingName, certificateId: certificateIdOf(certificate.raw) };
         if (
           options.authorizePublish &&
           !options.authorizePublish(publish.topic, identity, publish.retain)
@@ -69,14 +77,17 @@ export async function startDeviceHttpsEndpoint(
     },
   );
   const sockets = new Set<net.Socket>();
-  server.on('secureConnection', (socket) => {
+  server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // Synchronously, before the HTTP parser has read a byte of the request.
+    gate.admit(socket);
   });
   const port = await listen(server, options.host, options.port);
   return {
     port,
     stop: async () => {
+      gate.stop();
       for (const socket of sockets) socket.destroy();
       await close(server);
     },

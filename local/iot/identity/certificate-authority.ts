@@ -6,6 +6,8 @@
  * Files under the root directory (default: see `defaultLocalCloudDir`):
  *   ca/root-ca.pem, ca/root-ca.key          the root CA (created once, then reused)
  *   server/server.pem, server/server.key    the MQTT broker's and HTTPS endpoint's certificate
+ *   ca/issued/                              the registry of device certificates (see
+ *                                           certificate-registry.ts)
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
@@ -14,7 +16,8 @@ import forge from 'node-forge';
 import { writeKeyDirectory } from './key-directory';
 import { defaultLocalCloudDir } from './paths';
 import { isThingName, THING_NAME_PATTERN } from './thing-name';
-import { certificateIdOf, isSignedByCa } from './verification';
+import { CertificateRegistry } from './certificate-registry';
+import { isSignedByCa } from './verification';
 import { generateRsaKeyPair, signCertificate } from './x509';
 
 const { pki } = forge;
@@ -47,6 +50,20 @@ export interface IssueOptions {
   validityDays?: number;
   now?: Date;
 }
+
+export interface DeviceIssueOptions extends IssueOptions {
+  /**
+   * The subject CN, when it should not be the thing name (as with AWS's CreateKeysAndCertificate,
+   * whose CN is "AWS IoT Certificate"). The certificate is attached to the thing all the same.
+   */
+  commonName?: string;
+}
+
+/**
+ * What a subject CN may hold here: up to 64 characters (X.520's upper bound for a CN) that are also
+ * valid in an MQTT topic, since `${iot:Certificate.Subject.CommonName}` ends up in one.
+ */
+export const COMMON_NAME_PATTERN = /^[A-Za-z0-9 _.:@-]{1,64}$/;
 
 /**
  * Returns the root CA under `rootDir`, creating it on the first call. Later calls, from any
@@ -130,18 +147,28 @@ export function ensureServerCertificate(
   return { certificatePem, privateKeyPem, ...files };
 }
 
-/** A client certificate for one device: subject CN = the thing name, extended key usage clientAuth. */
+/**
+ * A client certificate for one device (subject CN = the thing name unless told otherwise, extended
+ * key usage clientAuth), recorded in the CA's registry as ACTIVE and attached to the thing, as
+ * device:create on AWS leaves it. Fails, issuing nothing usable, if the registry cannot be written.
+ */
 export function issueDeviceCertificate(
   ca: LocalCa,
   thingName: string,
-  options: IssueOptions = {},
+  options: DeviceIssueOptions = {},
 ): DeviceCertificate {
   if (!isThingName(thingName)) {
     throw new Error(`"${thingName}" is not a valid thing name (${THING_NAME_PATTERN.source})`);
   }
+  const commonName = options.commonName ?? thingName;
+  if (options.commonName !== undefined && !COMMON_NAME_PATTERN.test(commonName)) {
+    throw new Error(
+      `"${commonName}" is not a usable common name: 1-64 of a-z A-Z 0-9 space _ . : @ -`,
+    );
+  }
   const { privateKeyPem, publicKey } = generateRsaKeyPair();
   const certificate = signCertificate({
-    subject: [{ name: 'commonName', value: thingName }],
+    subject: [{ name: 'commonName', value: commonName }],
     publicKey,
     validityDays: options.validityDays ?? DEFAULT_VALIDITY_DAYS,
     extensions: [
@@ -154,7 +181,12 @@ export function issueDeviceCertificate(
     now: options.now,
   });
   const certificatePem = pki.certificateToPem(certificate);
-  return { certificatePem, privateKeyPem, certificateId: certificateIdOf(certificatePem) };
+  const { certificateId } = CertificateRegistry.besideCa(ca).register(
+    certificatePem,
+    thingName,
+    options.now,
+  );
+  return { certificatePem, privateKeyPem, certificateId };
 }
 
 interface PairFiles {
