@@ -19,6 +19,7 @@ import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './
 import { defaultLocalCloudDir } from './iot/identity';
 import { loadDevicePolicy } from './iot/policy';
 import { rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
+import { verifySigV4 } from './aws/sigv4';
 import { OfflineLambdaInvoker } from './iot/lambda-invoker';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
 import { installApiGatewayRules } from './websocket/api-gateway';
@@ -120,6 +121,14 @@ export class OfflineCloud {
         const outcome = await invoker.invoke(this.functionName(key), event);
         if (!outcome.ok) throw new Error(outcome.error);
         return outcome.result;
+      },
+      // API Gateway refuses unsigned @connections calls; offline, the offline credentials sign.
+      verifyRequest: async (request) => {
+        const verdict = await verifySigV4(request, OFFLINE_CREDENTIALS, {
+          service: 'execute-api',
+          region: OFFLINE_REGION,
+        });
+        return verdict.ok ? undefined : `${verdict.code}: ${verdict.reason}`;
       },
       log: this.utils.log,
     });

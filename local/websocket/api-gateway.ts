@@ -49,7 +49,7 @@ export interface ApiGatewayRules {
   /** Most workers per function at once. */
   lambdaConcurrency: number;
   /** SigV4 check of a management API request; a reason when refused. */
-  verifyRequest?: (request: ManagementRequest) => string | undefined;
+  verifyRequest?: (request: ManagementRequest) => Promise<string | undefined>;
   log: { notice(message: string): void; error(message: string): void };
 }
 
@@ -319,6 +319,7 @@ interface HapiRequest {
   query: Record<string, string>;
   headers: Record<string, string>;
   payload: Buffer | null;
+  raw: { req: IncomingMessage };
 }
 interface HapiResponse {
   statusCode: number;
@@ -345,9 +346,10 @@ function guarded(route: HapiRoute, rules: ApiGatewayRules): HapiRoute {
         return error(h, 403, 'ForbiddenException', 'Forbidden');
       }
       const body = request.payload ?? Buffer.alloc(0);
-      const refusal = rules.verifyRequest?.({
+      const refusal = await rules.verifyRequest?.({
         method: request.method.toUpperCase(),
-        path: request.path,
+        // As it came on the wire, percent-encoding intact: that is what was signed.
+        path: (request.raw.req.url ?? request.path).split('?')[0] as string,
         query: request.query,
         headers: request.headers,
         body,

@@ -5,9 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ApiGatewayManagementApiClient,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import WebSocket from 'ws';
+import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credentials';
 import { VERSION_ITEM_ID } from '../../shared/connections/repository';
 import { deviceCredentials, httpsPublish, type DeviceCredentials } from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
@@ -171,12 +176,17 @@ describe('abandoned handshakes leave no connection behind', () => {
           '',
         ].join('\r\n'),
       );
-      socket.destroy();
+      // The whole request, then goodbye: $connect runs for a client that is already gone.
+      socket.end();
+      socket.on('error', () => undefined);
     }
+    // $connect completes for each (its row is written) after the client has gone: the API
+    // notices the socket never opened and runs $disconnect.
+    const abandoned = () =>
+      Promise.resolve(stack.output().match(/never opened after \$connect: \$disconnect/g) ?? []);
+    expect(await eventually(abandoned, (lines) => lines.length >= 10)).toHaveLength(10);
     const after = await eventually(connectionIds, (ids) => ids.length === before.length);
     expect(after.sort()).toEqual(before.sort());
-    // The rows did exist: $connect completed for sockets that were already gone.
-    expect(stack.output()).toMatch(/never opened after \$connect: \$disconnect/);
     await stillServing();
   });
 });
@@ -198,5 +208,76 @@ describe('stage throttling (resources/websocket-stage.yml: 100 per second, burst
     expect(answered.length).toBeGreaterThanOrEqual(200);
     await stillServing();
     await flooder.close();
+  });
+});
+
+describe('the @connections management API (SigV4, under the stage, API Gateway’s limits)', () => {
+  // "Use @connections commands in your backend service": callers sign with SigV4 (IAM
+  // execute-api:ManageConnections); the endpoint is https://{api-id}.execute-api.{region}
+  // .amazonaws.com/{stage}/@connections/{connection_id}. Quotas: a message is at most 128 KB.
+  const management = (secretAccessKey = OFFLINE_CREDENTIALS.secretAccessKey, stage = 'dev') =>
+    new ApiGatewayManagementApiClient({
+      endpoint: `http://localhost:${stack.ports.websocket}/${stage}`,
+      region: OFFLINE_REGION,
+      credentials: { accessKeyId: OFFLINE_CREDENTIALS.accessKeyId, secretAccessKey },
+      maxAttempts: 1,
+    });
+  const post = (client: ApiGatewayManagementApiClient, id: string, data: string) =>
+    client.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from(data) }));
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => ({ name: 'none', status: 200 }),
+      (error: { name: string; $metadata?: { httpStatusCode?: number } }) => ({
+        name: error.name,
+        status: error.$metadata?.httpStatusCode,
+      }),
+    );
+
+  it('unsigned and wrongly signed calls get 403 and reach no one', async () => {
+    const ids = await connectionIds();
+    const framesBefore = viewer.frames.length;
+    for (const id of ids) {
+      const unsigned = await fetch(
+        `http://localhost:${stack.ports.websocket}/dev/@connections/${id}`,
+        {
+          method: 'POST',
+          body: JSON.stringify({ type: 'telemetry', forged: true }),
+        },
+      );
+      expect(unsigned.status).toBe(403);
+      const deleted = await fetch(`http://localhost:${stack.ports.websocket}/@connections/${id}`, {
+        method: 'DELETE',
+      });
+      expect(deleted.status).toBe(403);
+      expect(await failure(post(management('wrong-secret'), id, '{"forged":true}'))).toEqual({
+        name: 'ForbiddenException',
+        status: 403,
+      });
+    }
+    await stillServing();
+    expect(viewer.frames.slice(framesBefore).some((frame) => 'forged' in frame)).toBe(false);
+  });
+
+  it('a signed post reaches the client; over 128 KB is 413; an unknown id is 410 GoneException', async () => {
+    const listener = await connectClient(stack.websocketUrl);
+    const client = management();
+    const mine = await connectionIds();
+    // Every registered connection gets the signed frame, the new listener among them.
+    for (const id of mine) await post(client, id, '{"type":"hello"}');
+    await listener.waitFor((frame) => frame.type === 'hello');
+    const someone = mine[0] as string;
+    expect(await failure(post(client, someone, 'x'.repeat(128 * 1024 + 1)))).toEqual({
+      name: 'PayloadTooLargeException',
+      status: 413,
+    });
+    expect(await failure(post(client, 'no-such-connection', '{}'))).toEqual({
+      name: 'GoneException',
+      status: 410,
+    });
+    expect(await failure(post(management(undefined, 'prod'), someone, '{}'))).toMatchObject({
+      status: 403,
+    });
+    client.destroy();
+    await listener.close();
   });
 });
