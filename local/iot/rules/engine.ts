@@ -240,7 +240,20 @@ export class RulesEngine {
   private async stopNow(drainMs: number): Promise<StopReport> {
     this.stopping = true;
     for (const waiter of this.waiters.splice(0)) waiter.reject(new RulesEngineStoppedError());
-    if (await this.drainWithin(drainMs)) return { drained: true, deadLettered: 0 };
+    const queued = this.open.size;
+    if (queued === 0) return { drained: true, deadLettered: 0 };
+    this.options.onBacklog?.(
+      `IoT rules engine stopping: delivering the ${queued} queued rule action(s) for up to ` +
+        `${drainMs} ms; what is left then goes to the dead-letter store.`,
+      this.backlog(),
+    );
+    if (await this.drainWithin(drainMs)) {
+      this.options.onBacklog?.(
+        `IoT rules engine stopped: all ${queued} queued rule action(s) finished.`,
+        this.backlog(),
+      );
+      return { drained: true, deadLettered: 0 };
+    }
 
     this.options.onBacklog?.(
       `IoT rules engine stopping with ${this.open.size} rule action(s) unfinished after ` +
