@@ -293,6 +293,43 @@ describe('the certificate registry', () => {
     expect(registry().revokeAttachedTo('registered-5', { except: kept.certificateId })).toEqual([]);
   });
 
+  it('adopts the device folders of a CA that had no registry yet, and only those', () => {
+    const legacyRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-legacy-'));
+    try {
+      const legacyCa = ensureLocalCa(legacyRoot);
+      const mine = issueDeviceCertificate(legacyCa, 'old-1');
+      const foreign = issueDeviceCertificate(otherCa, 'old-2');
+      const gone = issueDeviceCertificate(legacyCa, 'old-3');
+      for (const [thing, device] of [
+        ['old-1', mine],
+        ['old-2', foreign],
+      ] as const) {
+        fs.mkdirSync(path.join(legacyRoot, 'devices', thing), { recursive: true });
+        fs.writeFileSync(
+          path.join(legacyRoot, 'devices', thing, 'certificate.pem.crt'),
+          device.certificatePem,
+        );
+      }
+      // As the CA was before it kept a registry.
+      const legacy = CertificateRegistry.besideCa(legacyCa);
+      fs.rmSync(legacy.dir, { recursive: true });
+
+      ensureLocalCa(legacyRoot);
+      expect(
+        legacy
+          .list()
+          .map(({ certificateId, thingName, status }) => [certificateId, thingName, status]),
+      ).toEqual([[mine.certificateId, 'old-1', 'ACTIVE']]);
+      expect(legacy.get(gone.certificateId)).toBeUndefined();
+      // Once the registry exists, folders are no longer adopted.
+      legacy.setStatus(mine.certificateId, 'REVOKED');
+      ensureLocalCa(legacyRoot);
+      expect(legacy.get(mine.certificateId)?.status).toBe('REVOKED');
+    } finally {
+      fs.rmSync(legacyRoot, { recursive: true, force: true });
+    }
+  });
+
   it('knows nothing of ids it never recorded, or of unreadable records', () => {
     expect(registry().get('0'.repeat(64))).toBeUndefined();
     expect(registry().get('../../ca/root-ca')).toBeUndefined();

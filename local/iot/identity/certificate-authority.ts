@@ -99,7 +99,36 @@ export function ensureLocalCa(rootDir: string = defaultLocalCloudDir()): LocalCa
         `Delete that directory to create a new CA, then re-issue the device certificates.`,
     );
   }
+  adoptDeviceFolders(rootDir, ca);
   return ca;
+}
+
+/**
+ * Certificates issued before the CA had a registry would all be refused now. Until the registry
+ * exists, the ones still in a device folder under `<root>/devices` (those a device can use) are
+ * recorded as ACTIVE and attached to the folder's thing; any other must be re-issued.
+ */
+function adoptDeviceFolders(rootDir: string, ca: LocalCa): void {
+  const registry = CertificateRegistry.besideCa(ca);
+  if (fs.existsSync(registry.dir)) return;
+  const devicesDir = path.join(rootDir, 'devices');
+  let things: string[];
+  try {
+    things = fs.readdirSync(devicesDir).filter(isThingName);
+  } catch {
+    return;
+  }
+  for (const thingName of things) {
+    try {
+      const certificatePem = fs.readFileSync(
+        path.join(devicesDir, thingName, 'certificate.pem.crt'),
+        'utf8',
+      );
+      if (isSignedByCa(ca, certificatePem)) registry.register(certificatePem, thingName);
+    } catch {
+      // No certificate there, or not one of this CA: nothing to adopt.
+    }
+  }
 }
 
 /**
