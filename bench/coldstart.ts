@@ -1,9 +1,10 @@
 /**
- * Cold start: `sls package` (in its own esbuild work folder, as tests/integration/packaging.test.ts
- * does), then per function the minified bundle in its zip and the time a fresh `node` takes to
- * import it (median of several processes), plain and with `--enable-source-maps` (serverless.yml
- * sets that in NODE_OPTIONS, so Lambda imports that way). Each bundle's source map says which
- * packages its bytes come from.
+ * Cold start: `sls package` of the dev stage and of another stage (prod), each in its own
+ * esbuild work folder as tests/integration/packaging.test.ts does, then per function the
+ * minified bundle and the time a fresh `node` takes to import it (median of several processes):
+ * as the other stages run it (no source map in the zip, no flag) and as dev runs it (the map in
+ * the zip and `--enable-source-maps`, serverless.yml's NODE_OPTIONS on dev). Each bundle's
+ * source map says which packages its bytes come from.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -36,11 +37,15 @@ export interface PackageShare {
 
 export interface FunctionColdstart {
   name: string;
+  /** The zip that stages other than dev deploy (no source map). */
   zipBytes: number;
+  /** The dev zip, with the source map. */
+  zipWithSourceMapsBytes: number;
   /** The minified handlers/<name>.js in the zip. */
   bundleBytes: number;
-  /** Median time of `await import(bundle)` in a fresh node process. */
+  /** Median time of `await import(bundle)` in a fresh node process, as the other stages run. */
   importMs: number;
+  /** The same with the map beside the bundle and `--enable-source-maps`, as dev runs. */
   importWithSourceMapsMs: number;
   /** RSS of that process right after the import (median), with source maps. */
   rssAfterImportMb: number;
@@ -57,50 +62,36 @@ export interface ColdstartResult {
 
 export async function runColdstart(options: ColdstartOptions): Promise<ColdstartResult> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'telemetry-coldstart-'));
-  const workFolder = `.esbuild-bench-${process.pid}`;
   try {
-    const packageDir = path.join(scratch, 'package');
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([name]) => !/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|PROFILE)$/.test(name),
-      ),
-    );
-    env.ESBUILD_WORK_FOLDER = workFolder;
-    await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
     const started = performance.now();
-    await run(
-      process.execPath,
-      [SERVERLESS_BIN, 'package', '--stage', 'dev', '--package', packageDir],
-      { cwd: REPO_ROOT, env, timeout: 180_000 },
-    );
+    const devDir = await packageStage('dev', scratch);
     const packageMs = round(performance.now() - started, 0);
     options.log(`coldstart: sls package in ${packageMs} ms`);
+    const prodDir = await packageStage('prod', scratch);
 
-    const zips = (await readdir(packageDir)).filter((file) => file.endsWith('.zip')).sort();
+    const zips = (await readdir(devDir)).filter((file) => file.endsWith('.zip')).sort();
     const functions: FunctionColdstart[] = [];
     for (const zipFile of zips) {
       const name = zipFile.slice(0, -'.zip'.length);
-      const zipBuffer = await readFile(path.join(packageDir, zipFile));
-      const zip = await JSZip.loadAsync(zipBuffer);
-      const task = path.join(scratch, 'task', name);
-      for (const entry of Object.values(zip.files).filter((file) => !file.dir)) {
-        await mkdir(path.dirname(path.join(task, entry.name)), { recursive: true });
-        await writeFile(path.join(task, entry.name), await entry.async('nodebuffer'));
-      }
-      const bundle = zip.file(`handlers/${name}.js`);
+      const dev = await unzipFunction(path.join(devDir, zipFile), path.join(scratch, 'dev', name));
+      const prod = await unzipFunction(
+        path.join(prodDir, zipFile),
+        path.join(scratch, 'prod', name),
+      );
+      const bundle = prod.zip.file(`handlers/${name}.js`);
       if (!bundle) throw new Error(`${zipFile} holds no handlers/${name}.js`);
       const bundleBytes = (await bundle.async('nodebuffer')).length;
-      const entry = path.join(task, 'handlers', `${name}.js`);
+      const entry = (task: string) => path.join(task, 'handlers', `${name}.js`);
       const plain: number[] = [];
       const mapped: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < options.imports; i++) {
-        plain.push((await timeImport(entry, [])).importMs);
-        const withMaps = await timeImport(entry, ['--enable-source-maps']);
+        plain.push((await timeImport(entry(prod.task), [])).importMs);
+        const withMaps = await timeImport(entry(dev.task), ['--enable-source-maps']);
         mapped.push(withMaps.importMs);
         rss.push(withMaps.rssMb);
       }
-      const sourceMap = zip.file(`handlers/${name}.js.map`);
+      const sourceMap = dev.zip.file(`handlers/${name}.js.map`);
       const packages = sourceMap
         ? [
             ...charactersByPackage(
@@ -113,7 +104,8 @@ export async function runColdstart(options: ColdstartOptions): Promise<Coldstart
         : [];
       const row: FunctionColdstart = {
         name,
-        zipBytes: zipBuffer.length,
+        zipBytes: prod.zipBytes,
+        zipWithSourceMapsBytes: dev.zipBytes,
         bundleBytes,
         importMs: round(median(plain), 1),
         importWithSourceMapsMs: round(median(mapped), 1),
@@ -125,15 +117,53 @@ export async function runColdstart(options: ColdstartOptions): Promise<Coldstart
       };
       functions.push(row);
       options.log(
-        `coldstart ${name}: ${(bundleBytes / 1024).toFixed(0)} KB minified, import ${row.importMs} ms ` +
-          `(${row.importWithSourceMapsMs} ms with source maps)`,
+        `coldstart ${name}: ${(bundleBytes / 1024).toFixed(0)} KB minified, import ${row.importMs} ms, ` +
+          `zip ${(row.zipBytes / 1024).toFixed(0)} KB (with source maps: ${row.importWithSourceMapsMs} ms, ` +
+          `zip ${(row.zipWithSourceMapsBytes / 1024).toFixed(0)} KB)`,
       );
     }
     return { packageMs, functions };
   } finally {
-    await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** `sls package --stage <stage>` with no AWS credentials, in a fresh esbuild work folder. */
+async function packageStage(stage: string, scratch: string): Promise<string> {
+  const packageDir = path.join(scratch, `package-${stage}`);
+  // serverless-esbuild leaves earlier builds in its work folder (and zips them): a fresh one.
+  const workFolder = `.esbuild-bench-${process.pid}-${stage}`;
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|PROFILE)$/.test(name),
+    ),
+  );
+  env.ESBUILD_WORK_FOLDER = workFolder;
+  await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
+  try {
+    await run(
+      process.execPath,
+      [SERVERLESS_BIN, 'package', '--stage', stage, '--package', packageDir],
+      { cwd: REPO_ROOT, env, timeout: 180_000 },
+    );
+  } finally {
+    await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
+  }
+  return packageDir;
+}
+
+/** The zip's files under `task`, as Lambda lays them out in /var/task. */
+async function unzipFunction(
+  zipPath: string,
+  task: string,
+): Promise<{ zip: JSZip; zipBytes: number; task: string }> {
+  const zipBuffer = await readFile(zipPath);
+  const zip = await JSZip.loadAsync(zipBuffer);
+  for (const entry of Object.values(zip.files).filter((file) => !file.dir)) {
+    await mkdir(path.dirname(path.join(task, entry.name)), { recursive: true });
+    await writeFile(path.join(task, entry.name), await entry.async('nodebuffer'));
+  }
+  return { zip, zipBytes: zipBuffer.length, task };
 }
 
 async function timeImport(

@@ -1,6 +1,7 @@
 /**
  * `sls package` per stage with no AWS credentials: what each zip holds and what Lambda will load
- * from it, and what the CloudFormation template grants. The template also goes through cfn-lint.
+ * from it, and what the CloudFormation template grants. The template also goes through AWS's
+ * cfn-lint (the Python one on the PATH). Stage names AWS would refuse fail before any build.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
@@ -10,8 +11,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import JSZip from 'jszip';
-import cfnLint from 'cfn-lint';
 import { REPO_ROOT, SERVERLESS_BIN } from '../support/offline-stack';
+import { freePorts } from '../support/ports';
 
 const run = promisify(execFile);
 const FUNCTIONS = [
@@ -25,34 +26,61 @@ const FUNCTIONS = [
   'sendCommand',
   'forwardTelemetry',
 ];
+const STAGES = ['dev', 'prod'] as const;
 
 type Template = { Conditions: Record<string, unknown>; Resources: Record<string, Resource> };
 type Resource = { Type: string; Properties: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const packages: Record<string, { dir: string; template: Template }> = {};
+const packages: Record<string, { dir: string; template: Template; output: string }> = {};
 let scratch: string;
+
+/** The environment with no AWS credentials at all: packaging must not need an account. */
+function withoutCredentials(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => !/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE)$/.test(name),
+      ),
+    ),
+    ...extra,
+  };
+}
+
+/** Runs the framework; resolves with its exit code and everything it printed. */
+async function sls(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [SERVERLESS_BIN, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 180_000,
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  }
+}
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'telemetry-package-'));
-  for (const stage of ['dev', 'prod']) {
+  for (const stage of STAGES) {
     const dir = path.join(scratch, stage);
+    // A fresh esbuild folder per build: serverless-esbuild zips whatever an earlier build left.
     const workFolder = `.esbuild-package-${process.pid}-${stage}`;
-    // No AWS credentials at all: packaging must not need an account.
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([name]) => !/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|PROFILE)$/.test(name),
-      ),
-    );
-    env.ESBUILD_WORK_FOLDER = workFolder;
     await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
-    await run(process.execPath, [SERVERLESS_BIN, 'package', '--stage', stage, '--package', dir], {
-      cwd: REPO_ROOT,
-      env,
-    });
+    const { code, output } = await sls(
+      ['package', '--stage', stage, '--package', dir],
+      withoutCredentials({ ESBUILD_WORK_FOLDER: workFolder }),
+    );
+    await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
+    if (code !== 0) throw new Error(`sls package --stage ${stage} failed:\n${output}`);
     const template = JSON.parse(
       await readFile(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
     ) as Template;
-    packages[stage] = { dir, template };
+    packages[stage] = { dir, template, output };
   }
 }, 240_000);
 
@@ -62,24 +90,47 @@ const resourcesOfType = (template: Template, type: string) =>
   Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
 
 describe('each function zip', () => {
-  it.each(FUNCTIONS)(
-    '%s holds its ESM bundle, its source map and {"type":"module"} only',
-    async (name) => {
-      const zip = await JSZip.loadAsync(
-        await readFile(path.join(packages.prod!.dir, `${name}.zip`)),
-      );
-      const files = Object.values(zip.files)
+  const filesOf = async (stage: string, name: string) => {
+    const zip = await JSZip.loadAsync(
+      await readFile(path.join(packages[stage]!.dir, `${name}.zip`)),
+    );
+    return {
+      zip,
+      files: Object.values(zip.files)
         .filter((entry) => !entry.dir)
         .map((entry) => entry.name)
-        .sort();
-      expect(files).toEqual(
-        [`handlers/${name}.js`, `handlers/${name}.js.map`, 'handlers/package.json'].sort(),
-      );
-      expect(JSON.parse(await zip.file('handlers/package.json')!.async('string'))).toEqual({
+        .sort(),
+    };
+  };
+
+  // Source maps on dev only: `npm run bench -- --only coldstart` measured what they cost (see
+  // custom.sourceMaps in serverless.yml).
+  it.each(FUNCTIONS)(
+    '%s holds its ESM bundle and {"type":"module"}, plus its source map on dev only',
+    async (name) => {
+      const prod = await filesOf('prod', name);
+      expect(prod.files).toEqual([`handlers/${name}.js`, 'handlers/package.json'].sort());
+      expect(JSON.parse(await prod.zip.file('handlers/package.json')!.async('string'))).toEqual({
         type: 'module',
       });
+      expect(await prod.zip.file(`handlers/${name}.js`)!.async('string')).not.toContain(
+        'sourceMappingURL',
+      );
+      const dev = await filesOf('dev', name);
+      expect(dev.files).toEqual(
+        [`handlers/${name}.js`, `handlers/${name}.js.map`, 'handlers/package.json'].sort(),
+      );
     },
   );
+
+  it('enables source maps in Node on dev only', () => {
+    const nodeOptions = (stage: string) =>
+      resourcesOfType(packages[stage]!.template, 'AWS::Lambda::Function').map(
+        ([, fn]) => fn.Properties.Environment.Variables.NODE_OPTIONS,
+      );
+    expect(new Set(nodeOptions('dev'))).toEqual(new Set(['--enable-source-maps']));
+    expect(new Set(nodeOptions('prod'))).toEqual(new Set(['']));
+  });
 
   it.each(FUNCTIONS)('%s loads as Lambda loads it and exports a handler function', async (name) => {
     const zip = await JSZip.loadAsync(await readFile(path.join(packages.prod!.dir, `${name}.zip`)));
@@ -156,13 +207,17 @@ describe('the template', () => {
     }
   });
 
-  it('routes devices/+/telemetry to forwardTelemetry with the SQS error action', () => {
+  it('routes devices/+/telemetry to forwardTelemetry with the SQS error action', async () => {
     const rules = resourcesOfType(packages.prod!.template, 'AWS::IoT::TopicRule');
     expect(rules).toHaveLength(1);
     const payload = rules[0]![1].Properties.TopicRulePayload;
-    expect(payload.Sql).toBe(
-      "SELECT *, topic() AS topic, topic(2) AS deviceId, timestamp() AS receivedAt, newuuid() AS messageId FROM 'devices/+/telemetry'",
-    );
+    // The rule restates custom.telemetryRuleSql (the SQL itself is tested where it is decoded
+    // and run: the offline rules engine's tests).
+    const state = JSON.parse(
+      await readFile(path.join(packages.prod!.dir, 'serverless-state.json'), 'utf8'),
+    ) as { service: { custom: { telemetryRuleSql: string } } };
+    expect(payload.Sql).toBe(state.service.custom.telemetryRuleSql);
+    expect(payload.Sql).toMatch(/ FROM 'devices\/\+\/telemetry'$/);
     expect(payload.AwsIotSqlVersion).toBe('2016-03-23');
     expect(payload.Actions).toEqual([
       { Lambda: { FunctionArn: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] } } },
@@ -295,22 +350,236 @@ describe('security and delivery settings', () => {
   });
 });
 
-describe('cfn-lint', () => {
-  // The npm cfn-lint's resource specification predates these (valid) properties; anything else fails.
-  const OUTDATED_SPEC = [
-    'Architectures is not a valid property of AWS::Lambda::Function',
-    'DeletionProtectionEnabled is not a valid property of AWS::DynamoDB::Table',
-    'SqsManagedSseEnabled is not a valid property of AWS::SQS::Queue',
-  ];
-  const OUTDATED_TYPE = /^Resource \w+ has an invalid Type of AWS::Lambda::EventInvokeConfig\.$/;
+/**
+ * Permissions a service principal holds on a function without saying which resource of which
+ * account may use them: any account could then point its own API or rule at the function
+ * (Lambda Developer Guide, "Working with resource-based IAM policies in Lambda": SourceArn and
+ * SourceAccount for AWS services).
+ */
+function unscopedPermissions(template: Template): string[] {
+  return resourcesOfType(template, 'AWS::Lambda::Permission')
+    .filter(([, p]) => !p.Properties.SourceArn && !p.Properties.SourceAccount)
+    .map(([id]) => id);
+}
 
-  it.each(['dev', 'prod'])('passes for stage %s', (stage) => {
-    const result = cfnLint.validateFile(
-      path.join(packages[stage]!.dir, 'cloudformation-template-update-stack.json'),
+/**
+ * Roles that an AWS service (other than Lambda running our functions) may assume with no
+ * `aws:SourceAccount`/`aws:SourceArn` condition: the confused deputy (IAM User Guide, "The
+ * confused deputy problem"; AWS IoT Core Developer Guide, "Cross-service confused deputy
+ * prevention").
+ */
+interface TrustStatement {
+  Principal?: { Service?: string | string[] };
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+function unconditionedServiceTrust(template: Template): string[] {
+  return resourcesOfType(template, 'AWS::IAM::Role')
+    .filter(([, role]) =>
+      (role.Properties.AssumeRolePolicyDocument.Statement as TrustStatement[]).some((statement) => {
+        const services = ([] as string[]).concat(statement.Principal?.Service ?? []);
+        if (!services.some((service) => service !== 'lambda.amazonaws.com')) return false;
+        const keys = Object.values(statement.Condition ?? {})
+          .flatMap((operator) => Object.keys(operator))
+          .map((key) => key.toLowerCase());
+        return !keys.includes('aws:sourceaccount') && !keys.includes('aws:sourcearn');
+      }),
+    )
+    .map(([id]) => id);
+}
+
+describe('who may invoke the functions and assume the roles', () => {
+  const apiArn = (suffix: string) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${suffix}`,
+  });
+
+  it.each(STAGES)('stage %s: every Lambda permission names its source', (stage) => {
+    const { template } = packages[stage]!;
+    expect(resourcesOfType(template, 'AWS::Lambda::Permission').length).toBe(FUNCTIONS.length);
+    expect(unscopedPermissions(template)).toEqual([]);
+  });
+
+  it.each(STAGES)(
+    'stage %s: API Gateway may invoke the routes and the authorizer of this API only',
+    (stage) => {
+      const permissions = resourcesOfType(packages[stage]!.template, 'AWS::Lambda::Permission')
+        .filter(([, p]) => p.Properties.Principal === 'apigateway.amazonaws.com')
+        .map(([id, p]) => [id, p.Properties.SourceArn]);
+      expect(Object.fromEntries(permissions)).toEqual({
+        AuthorizeLambdaPermissionWebsockets: apiArn('authorizers/*'),
+        ConnectLambdaPermissionWebsockets: apiArn('*'),
+        DisconnectLambdaPermissionWebsockets: apiArn('*'),
+        DefaultLambdaPermissionWebsockets: apiArn('*'),
+        SendMessageLambdaPermissionWebsockets: apiArn('*'),
+        SubscribeLambdaPermissionWebsockets: apiArn('*'),
+        UnsubscribeLambdaPermissionWebsockets: apiArn('*'),
+        SendCommandLambdaPermissionWebsockets: apiArn('*'),
+      });
+    },
+  );
+
+  it.each(STAGES)('stage %s: IoT may invoke forwardTelemetry from this rule only', (stage) => {
+    const [[, permission]] = resourcesOfType(
+      packages[stage]!.template,
+      'AWS::Lambda::Permission',
+    ).filter(([, p]) => p.Properties.Principal === 'iot.amazonaws.com') as [[string, Resource]];
+    expect(permission.Properties).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    expect(JSON.stringify(permission.Properties.SourceArn)).toContain(
+      '":rule/",{"Ref":"ForwardTelemetryIotTopicRule1"}',
     );
-    const critical = result.errors.crit.filter(
-      (error) => !OUTDATED_SPEC.includes(error.message) && !OUTDATED_TYPE.test(error.message),
+  });
+
+  it.each(STAGES)('stage %s: a role a service assumes for us trusts only this account', (stage) => {
+    const { template } = packages[stage]!;
+    expect(unconditionedServiceTrust(template)).toEqual([]);
+    const trust =
+      template.Resources.TelemetryRuleErrorActionRole!.Properties.AssumeRolePolicyDocument;
+    expect(trust.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'iot.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:rule/*',
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('the checks above catch a permission or a trust policy left open', () => {
+    const open = structuredClone(packages.prod!.template);
+    delete open.Resources.SendCommandLambdaPermissionWebsockets!.Properties.SourceArn;
+    delete open.Resources.TelemetryRuleErrorActionRole!.Properties.AssumeRolePolicyDocument
+      .Statement[0].Condition;
+    expect(unscopedPermissions(open)).toEqual(['SendCommandLambdaPermissionWebsockets']);
+    expect(unconditionedServiceTrust(open)).toEqual(['TelemetryRuleErrorActionRole']);
+  });
+});
+
+describe('the IoT data endpoint', () => {
+  // Resolved at package/deploy time by plugins/iot-endpoint.ts (its unit test mocks
+  // DescribeEndpoint); with no credentials, packaging goes on with the region's endpoint.
+  it('is left empty, with a notice, when packaging without credentials', () => {
+    for (const stage of STAGES) {
+      const { template, output } = packages[stage]!;
+      expect(output).toContain(
+        "IoT endpoint iot:Data-ATS not looked up (AWS provider credentials not found): functions use the region's endpoint (data-ats.iot.us-east-1.amazonaws.com)",
+      );
+      const endpoints = resourcesOfType(template, 'AWS::Lambda::Function').map(
+        ([, fn]) => fn.Properties.Environment.Variables.IOT_DATA_ENDPOINT,
+      );
+      expect(new Set(endpoints)).toEqual(new Set(['']));
+    }
+  });
+
+  it('is IOT_DATA_ENDPOINT when set, without looking anything up', async () => {
+    const { code, output } = await sls(
+      ['print', '--stage', 'prod', '--format', 'json'],
+      withoutCredentials({ IOT_DATA_ENDPOINT: 'abc123-ats.iot.eu-west-1.amazonaws.com' }),
     );
-    expect(critical).toEqual([]);
+    expect(code).toBe(0);
+    expect(output).not.toContain('not looked up');
+    const printed = JSON.parse(output.slice(output.indexOf('{'))) as {
+      provider: { environment: Record<string, unknown> };
+    };
+    expect(printed.provider.environment.IOT_DATA_ENDPOINT).toBe(
+      'abc123-ats.iot.eu-west-1.amazonaws.com',
+    );
+  });
+});
+
+describe('stage names AWS would refuse', () => {
+  // telemetry-<stage>-forwardTelemetry is the longest name with the stage in it: 37 characters
+  // of stage make it 64, Lambda's limit (Lambda API Reference, CreateFunction: FunctionName).
+  const TOO_LONG = 's'.repeat(38);
+
+  it('a stage that makes a function name longer than 64 fails sls package, naming the limit', async () => {
+    const { code, output } = await sls(
+      ['package', '--stage', TOO_LONG, '--package', path.join(scratch, 'too-long')],
+      withoutCredentials({ ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}-too-long` }),
+    );
+    expect(code).toBe(1);
+    expect(output).toContain(`Stage "${TOO_LONG}" cannot be deployed:`);
+    expect(output).toContain(
+      `the Lambda function name "telemetry-${TOO_LONG}-forwardTelemetry" has 65 characters; AWS allows at most 64 (Lambda API Reference, CreateFunction: FunctionName)`,
+    );
+    expect(output).toContain('at most 37 characters long');
+    await expect(readdir(path.join(scratch, 'too-long'))).rejects.toThrow();
+  });
+
+  it('the same stage fails sls offline start (npm start) before anything listens', async () => {
+    const [http, websocket, lambda, dynamodb, mqtt, https, iotData, dashboard] = await freePorts(8);
+    const { code, output } = await sls(
+      ['offline', 'start', '--stage', TOO_LONG],
+      withoutCredentials({
+        ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}-offline`,
+        HTTP_PORT: String(http),
+        WEBSOCKET_PORT: String(websocket),
+        LAMBDA_PORT: String(lambda),
+        DYNAMODB_PORT: String(dynamodb),
+        MQTT_PORT: String(mqtt),
+        HTTPS_PORT: String(https),
+        IOT_DATA_PORT: String(iotData),
+        DASHBOARD_PORT: String(dashboard),
+      }),
+    );
+    expect(code).toBe(1);
+    expect(output).toContain('has 65 characters; AWS allows at most 64');
+    expect(output).not.toContain('Offline cloud ready');
+  });
+
+  it('a stage with a character CloudFormation refuses in a stack name fails sls package', async () => {
+    const { code, output } = await sls(
+      ['package', '--stage', 'qa_1', '--package', path.join(scratch, 'bad-character')],
+      withoutCredentials({ ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}-bad` }),
+    );
+    // The framework's own check, which matches CreateStack's StackName pattern.
+    expect(code).toBe(1);
+    expect(output).toContain(
+      'Invalid stage name. Stage names may contain only ASCII letters, numbers, and hyphens.',
+    );
+    await expect(readdir(path.join(scratch, 'bad-character'))).rejects.toThrow();
+  });
+});
+
+describe('cfn-lint', () => {
+  interface LintMatch {
+    Rule: { Id: string };
+    Level: string;
+    Message: string;
+    Location: { Path: (string | number)[] };
+  }
+  // Warnings whose cause is by design, each with the reason; anything else fails.
+  const ACCEPTED: Record<string, (match: LintMatch) => boolean> = {
+    // The framework adds DependsOn entries that a GetAtt/Ref already implies: redundant, harmless.
+    W3005: (match) =>
+      match.Location.Path.includes('DependsOn') || /already enforced/.test(match.Message),
+    // IsDevStage compares the stage the framework already resolved: constant within a template.
+    W8003: (match) => match.Location.Path.join('/') === 'Conditions/IsDevStage',
+  };
+
+  it.each(STAGES)('finds no error and no unexplained warning for stage %s', async (stage) => {
+    const file = path.join(packages[stage]!.dir, 'cloudformation-template-update-stack.json');
+    // AWS's cfn-lint (Python, v1) on the PATH; it exits non-zero when it finds anything.
+    const stdout = await run('cfn-lint', ['--format', 'json', '--', file]).then(
+      (result) => result.stdout,
+      (error: { stdout?: string; code?: number | string }) => {
+        if (!error.stdout) throw new Error(`cfn-lint did not run (${String(error.code)})`);
+        return error.stdout;
+      },
+    );
+    const matches = JSON.parse(stdout) as LintMatch[];
+    const unexplained = matches.filter((match) => !ACCEPTED[match.Rule.Id]?.(match));
+    expect(
+      unexplained.map((m) => `${m.Rule.Id} ${m.Message} at ${m.Location.Path.join('/')}`),
+    ).toEqual([]);
   });
 });

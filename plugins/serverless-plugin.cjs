@@ -1,0 +1,42 @@
+// Deploy-time plugin (plugins/plugin.ts): the stage's names checked against AWS's limits before
+// any command does work, and the `${iotEndpoint:<type>}` variable source. The framework loads
+// plugins with require(), so this CommonJS file imports the TypeScript through tsx, scoped to
+// that import (no loader registered for the rest of the process).
+const { pathToFileURL } = require('node:url');
+const path = require('node:path');
+
+class DeployTimePlugin {
+  constructor(serverless, _options, utils) {
+    let implementation;
+    const load = async () => {
+      if (!implementation) {
+        const { tsImport } = await import('tsx/esm/api');
+        implementation = await tsImport(pathToFileURL(path.join(__dirname, 'plugin.ts')).href, {
+          parentURL: pathToFileURL(__filename).href,
+        });
+      }
+      return implementation;
+    };
+    // The user's mistake, not ours: a ServerlessError prints as a message, without a stack trace.
+    const asUserError = async (action) => {
+      try {
+        return await action(await load());
+      } catch (error) {
+        throw new serverless.classes.Error(error instanceof Error ? error.message : String(error));
+      }
+    };
+    this.configurationVariablesSources = {
+      iotEndpoint: {
+        resolve: ({ address }) =>
+          asUserError(async (plugin) => ({
+            value: await plugin.resolveIotEndpoint(serverless, address, utils.log),
+          })),
+      },
+    };
+    this.hooks = {
+      initialize: () => asUserError((plugin) => plugin.assertStageNamesAccepted(serverless)),
+    };
+  }
+}
+
+module.exports = DeployTimePlugin;
