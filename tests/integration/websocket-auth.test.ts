@@ -151,15 +151,21 @@ describe('chat frames (issue 11, item 10)', () => {
 describe('the per-connection rate limit', () => {
   it('answers RATE_LIMITED once the burst is spent, and the connection stays usable', async () => {
     const client = await connectClient(url(await stack.token()));
-    // The bucket holds 20; 30 quick messages must hit the limit (bounded loop, loopback only).
-    for (let i = 0; i < 30; i++) client.send({ action: 'sendMessage', message: `m${i}` });
+    // The bucket holds 20 and refills 5 per second; 40 quick frames of the cheapest action
+    // (unsubscribe: one conditional write) must hit it (bounded loop, loopback only).
+    for (let i = 0; i < 40; i++) client.send({ action: 'unsubscribe', topics: [`t/${i}`] });
     const limited = await client.waitFor(
       (frame) => frame.type === 'error' && frame.code === 'RATE_LIMITED',
     );
     expect(limited.details).toEqual({ retryAfterMs: expect.any(Number) });
-    const sent = client.frames.filter((frame) => frame.type === 'sent').length;
-    expect(sent).toBeGreaterThanOrEqual(1);
-    expect(sent).toBeLessThan(30);
+    await client.waitFor(() => client.frames.length >= 40, 30_000);
+    const answered = client.frames.filter((frame) => frame.type === 'unsubscribed').length;
+    expect(answered).toBeGreaterThanOrEqual(20);
+    expect(answered).toBeLessThan(40);
+    // Usable again once the bucket refilled: the connection was never dropped.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    client.send({ action: 'sendMessage', message: 'after the limit' });
+    await client.waitFor((frame) => frame.type === 'sent');
     await client.close();
   });
 });
