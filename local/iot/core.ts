@@ -65,6 +65,9 @@ export interface OfflineIotCoreOptions {
   onWarning?: (message: string) => void;
 }
 
+/** How often the running stack deletes dead letters past the retention period (SQS's minimum). */
+const DEAD_LETTER_EXPIRY_CHECK_MS = 60_000;
+
 /** The offline account id in the ARNs the policies are evaluated against. */
 export const OFFLINE_ACCOUNT_ID = '000000000000';
 
@@ -191,6 +194,12 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       publish: (request) => publishFromHttp(request),
     });
     started.push(dataPlane);
+    // SQS deletes expired messages whether anyone looks or not; so does the running stack.
+    const expiry = setInterval(
+      () => deadLetters.expireNow().catch((error) => options.onError?.(error)),
+      DEAD_LETTER_EXPIRY_CHECK_MS,
+    );
+    expiry.unref();
     return {
       mqtt,
       https,
@@ -200,6 +209,7 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       caCertificatePath: ca.certificatePath,
       backlog: () => rules.backlog(),
       stop: async () => {
+        clearInterval(expiry);
         // First the engine refuses new messages (publishers still waiting get no PUBACK, or a
         // 503), then the endpoints close while the backlog drains or is dead-lettered.
         const stopped = rules.stop({ drainMs: options.stopDrainMs });

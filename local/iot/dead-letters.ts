@@ -113,6 +113,14 @@ export class DeadLetterStore {
     });
   }
 
+  /** Deletes the letters that outlived the retention period (the running stack calls it now and then). */
+  async expireNow(): Promise<void> {
+    await this.exclusive(async () => {
+      await this.load();
+      await this.expire();
+    });
+  }
+
   async add(input: DeadLetterInput): Promise<DeadLetter> {
     return this.exclusive(async () => {
       const index = await this.load();

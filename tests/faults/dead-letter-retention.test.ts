@@ -80,6 +80,22 @@ describe('retention period (SQS MessageRetentionPeriod)', () => {
     expect(await store.status()).toMatchObject({ records: 1, expired: 2 });
   });
 
+  it('the running stack expires letters even when nobody lists them (expireNow, each minute)', async () => {
+    const clock = testClock();
+    const warnings: string[] = [];
+    const folder = path.join(dir, 'timer');
+    const store = new DeadLetterStore(folder, {
+      limits: { retentionSeconds: 120 },
+      now: clock.now,
+      onWarning: (line) => warnings.push(line),
+    });
+    await store.add(letter(1));
+    clock.advance(120_000);
+    await store.expireNow();
+    expect((await readdir(folder)).filter((name) => !name.startsWith('.'))).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/deleted 1 letter\(s\).*2 minute\(s\)/)]);
+  });
+
   it('expires letters left from an earlier run when the store opens', async () => {
     const clock = testClock();
     const folder = path.join(dir, 'restart');
