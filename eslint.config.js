@@ -54,12 +54,22 @@ export default tseslint.config(
     },
   },
   {
-    // Who may import whom (DESIGN.md): nothing of the offline cloud or the CLIs in a Lambda bundle.
+    // Who may import whom (DESIGN.md): nothing of the offline cloud, the CLIs or the deploy-time
+    // plugin in a Lambda bundle.
     files: ['handlers/**', 'shared/**'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['**/local/**', '../local/*', '**/scripts/**', '../scripts/*'] },
+        {
+          patterns: [
+            '**/local/**',
+            '../local/*',
+            '**/scripts/**',
+            '../scripts/*',
+            '**/plugins/**',
+            '../plugins/*',
+          ],
+        },
       ],
     },
   },
