@@ -5,9 +5,11 @@
  * could not deliver to the dead-letter store with the reason "offline cloud stopped", so that
  * every accepted message is either delivered or dead-lettered: none is dropped without a record.
  *
- * As on AWS: IoT Core acknowledges a QoS 1 PUBLISH with a PUBACK once it has taken the message
- * (AWS IoT Core developer guide, "MQTT Quality of Service (QoS) options"); a service that cannot
- * take a request answers 503 Service unavailable ("AWS IoT errors").
+ * AWS IoT Core developer guide, "MQTT", QoS options
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-qos): a QoS 1 message is
+ * sent until a PUBACK is received and is not complete before — so a PUBACK withheld until the
+ * message is queued loses nothing, and one sent before would promise what a stop could break.
+ * "AWS IoT errors" (iot-errors.html): the message broker answers 503 Service unavailable.
  *
  * Real components: the offline IoT Core (aedes behind mutual TLS, the HTTPS device endpoint),
  * mqtt.js devices with certificates from its CA, and a real HTTP server speaking the Lambda invoke
