@@ -13,7 +13,7 @@ export function renderReport(results: BenchResults): string {
       `${results.machine.loadAverage.start} at the start, ${results.machine.loadAverage.end} at the ` +
       `end (the machine is shared: figures are noisy). Loopback only.\n`,
   ];
-  const { fanout, e2e, coldstart } = results;
+  const { fanout, e2e, coldstart, flood } = results;
 
   if (fanout) {
     parts.push(
@@ -192,6 +192,27 @@ export function renderReport(results: BenchResults): string {
         '.\n',
     );
     if (e2e.errors.length) parts.push(...e2e.errors.map((error) => `- not measured: ${error}`), '');
+  }
+
+  if (flood) {
+    const { total, throttled, rateLimited, other } = flood.floodAnswers;
+    parts.push(
+      '\n### One flooding client against a quiet viewer\n',
+      `A device streams to a viewer; then one client floods (sendMessage and subscribe). ` +
+        `${flood.floodFramesSent} flood frames: ${total} answered — ${throttled} by the stage ` +
+        `throttle (429), ${rateLimited} RATE_LIMITED, ${other} by the function.\n`,
+      table(
+        ['phase', 'readings', 'received', 'p50 ms', 'p99 ms', 'max ms'],
+        flood.phases.map((phase) => [
+          phase.phase,
+          phase.readings,
+          phase.received,
+          phase.p50Ms,
+          phase.p99Ms,
+          phase.maxMs,
+        ]),
+      ),
+    );
   }
 
   if (coldstart) {

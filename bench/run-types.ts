@@ -1,9 +1,10 @@
 import type { ColdstartResult } from './coldstart';
 import type { E2eResult } from './e2e';
 import type { FanoutResult } from './fanout';
+import type { FloodResult } from './flood';
 import type { TargetResult } from './targets';
 
-export const BENCHMARKS = ['fanout', 'e2e', 'coldstart'] as const;
+export const BENCHMARKS = ['fanout', 'e2e', 'coldstart', 'flood'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** What bench/results/<ISO date>.json holds. */
@@ -24,6 +25,7 @@ export interface BenchResults {
   fanout?: FanoutResult;
   e2e?: E2eResult;
   coldstart?: ColdstartResult;
+  flood?: FloodResult;
   targets: TargetResult[];
   /** A benchmark that failed does not stop the others; its error is kept here. */
   errors: { bench: BenchmarkName; message: string }[];

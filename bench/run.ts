@@ -11,6 +11,7 @@ import { runCommand, UsageError, type CommandSpec } from '../scripts/cli/command
 import { FULL_COLDSTART, QUICK_COLDSTART, runColdstart } from './coldstart';
 import { FULL_E2E, QUICK_E2E, runE2e } from './e2e';
 import { FULL_FANOUT, QUICK_FANOUT, runFanout } from './fanout';
+import { FULL_FLOOD, QUICK_FLOOD, runFlood } from './flood';
 import { renderReport } from './report';
 import { BENCHMARKS, type BenchmarkName, type BenchResults } from './run-types';
 import { BENCH_DIR } from './support/child';
@@ -22,7 +23,11 @@ const options = {
     type: 'boolean',
     description: 'tiny sizes, no 20 ms latency, a ~2 s end-to-end run (what the smoke test runs)',
   },
-  only: { type: 'string', value: 'fanout|e2e|coldstart', description: 'run one benchmark only' },
+  only: {
+    type: 'string',
+    value: 'fanout|e2e|coldstart|flood',
+    description: 'run one benchmark only',
+  },
   out: {
     type: 'string',
     value: 'DIR',
@@ -34,8 +39,8 @@ const spec = {
   command: 'npm run bench --',
   summary:
     'Measures fan-out (seed algorithm vs unbounded vs the limit vs the project), end-to-end ' +
-    'latency through the offline cloud against a no-Lambda relay, and cold start (bundle size, ' +
-    'import time). Prints a markdown table and writes bench/results/<ISO date>.json.',
+    'latency through the offline cloud against a no-Lambda relay, cold start (bundle size, ' +
+    'import time) and one flooding client against a quiet viewer. Prints a markdown table and writes bench/results/<ISO date>.json.',
   options,
   notes: [
     'The full run takes about 20 minutes; --quick under a minute.',
@@ -77,6 +82,8 @@ await runCommand(spec, async ({ quick, only, out }) => {
         results.fanout = await runFanout({ ...(quick ? QUICK_FANOUT : FULL_FANOUT), log });
       } else if (bench === 'e2e') {
         results.e2e = await runE2e({ ...(quick ? QUICK_E2E : FULL_E2E), log });
+      } else if (bench === 'flood') {
+        results.flood = await runFlood({ ...(quick ? QUICK_FLOOD : FULL_FLOOD), log });
       } else {
         results.coldstart = await runColdstart({
           ...(quick ? QUICK_COLDSTART : FULL_COLDSTART),

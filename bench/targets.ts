@@ -5,6 +5,7 @@
 import type { ColdstartResult } from './coldstart';
 import type { E2eResult, E2eRow } from './e2e';
 import type { FanoutResult, FanoutRow } from './fanout';
+import type { FloodResult } from './flood';
 import { formatNumber } from './support/markdown';
 import { round } from './support/stats';
 
@@ -30,8 +31,10 @@ export function evaluateTargets(results: {
   fanout?: FanoutResult;
   e2e?: E2eResult;
   coldstart?: ColdstartResult;
+  flood?: FloodResult;
 }): TargetResult[] {
   return [
+    ...(results.flood ? floodTargets(results.flood) : []),
     ...(results.fanout ? fanoutTargets(results.fanout) : []),
     ...(results.coldstart ? bundleTargets(results.coldstart) : []),
     ...(results.e2e ? e2eTargets(results.e2e) : []),
@@ -192,4 +195,33 @@ function e2eTargets(e2e: E2eResult): TargetResult[] {
     });
   }
   return results;
+}
+
+/** Issue 11: one flooding client must not raise a quiet viewer's p99 above 3× its quiet value. */
+function floodTargets(flood: FloodResult): TargetResult[] {
+  const quiet = flood.phases.find((phase) => phase.phase === 'quiet');
+  const flooded = flood.phases.find((phase) => phase.phase === 'flooded');
+  if (!quiet || !flooded) return [];
+  const ratio = flooded.p99Ms / quiet.p99Ms;
+  const lost = flooded.readings - flooded.received + (quiet.readings - quiet.received);
+  const unanswered = flood.floodFramesSent - flood.floodAnswers.total;
+  const pass = ratio <= 3 && lost === 0 && unanswered <= 0;
+  return [
+    {
+      name: 'a flooding client leaves others’ p99 ≤ 3× quiet',
+      at: `${flood.floodFramesSent} flood frames`,
+      measured: `${formatNumber(ratio)}× (${formatNumber(flooded.p99Ms)} vs ${formatNumber(quiet.p99Ms)} ms)`,
+      goal: '≤ 3×, nothing lost, every flood frame answered',
+      ratio: round(ratio / 3, 2),
+      status: pass ? 'PASS' : 'MISS',
+      ...(pass
+        ? {}
+        : {
+            reason:
+              `${formatNumber(ratio / 3)}× over` +
+              (lost ? `, ${lost} readings not received` : '') +
+              (unanswered > 0 ? `, ${unanswered} flood frames unanswered` : ''),
+          }),
+    },
+  ];
 }

@@ -18,7 +18,8 @@ import { startDashboardServer, type DashboardServer } from './dashboard/server';
 import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './iot/core';
 import { defaultLocalCloudDir } from './iot/identity';
 import { loadDevicePolicy } from './iot/policy';
-import { rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
+import { formatBacklog, rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
+import { deadLetterLimitsFromResources } from './iot/dead-letters';
 import { verifySigV4 } from './aws/sigv4';
 import { OfflineLambdaInvoker } from './iot/lambda-invoker';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
@@ -34,7 +35,11 @@ import {
 } from './settings';
 
 interface PluginUtils {
-  log: { notice(message: string): void; error(message: string): void };
+  log: {
+    notice(message: string): void;
+    warning(message: string): void;
+    error(message: string): void;
+  };
 }
 
 export class OfflineCloud {
@@ -83,6 +88,9 @@ export class OfflineCloud {
         lambdaEndpoint: `http://${host}:${this.settings.lambdaPort}`,
         onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
         onDenied: (reason) => this.utils.log.notice(`IoT policy ${reason}`),
+        // The dead-letter queue's own retention (resources/telemetry-rule.yml), as SQS keeps it.
+        deadLetterLimits: deadLetterLimitsFromResources(this.resources()),
+        onWarning: (message) => this.utils.log.warning(message),
       });
       // Built into the state folder: stacks running side by side never share an output folder.
       const dashboardDir = path.join(defaultLocalCloudDir(), 'dashboard');
@@ -155,6 +163,7 @@ export class OfflineCloud {
         : []),
       `  HTTPS (mTLS)    https://${host}:${iot?.https.port}/topics/{topic}?qos=1`,
       `  IoT data plane  http://${host}:${iot?.dataPlane.port}`,
+      `  Rules backlog   ${iot ? formatBacklog(iot.backlog()) : 'n/a'}`,
       `  Topic rules     ${iot?.rules.rules.map((rule) => `${rule.name} → ${rule.functionName}`).join(', ') || 'none'}`,
       `  Local CA        ${iot?.caCertificatePath}   devices: npm run device:create -- --thing sensor-1`,
       `  DynamoDB        ${this.dynamodb?.endpoint}   tables: ${this.dynamodb?.tables.join(', ')}`,
