@@ -111,6 +111,8 @@ describe('forwardTelemetry', () => {
     for (const id of ['live', 'stale-1', 'stale-2']) await open(id);
     env.api.gone.add('stale-1');
     env.api.gone.add('stale-2');
+    // Connected long enough ago that a 410 means gone, not "handshake still running".
+    for (const id of ['stale-1', 'stale-2']) await env.backdate(id, 60_000);
 
     expect(await forwardTelemetry(ruleOutput('sensor-1'), lambdaContext())).toEqual({
       delivered: 1,
