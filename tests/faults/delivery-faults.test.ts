@@ -72,6 +72,8 @@ describe('fault injection', () => {
     const live = await openConnections(45, 'live');
     const stale = await openConnections(5, 'stale');
     stale.forEach((id) => env.api.gone.add(id));
+    // Connected long ago: their 410 means gone, not a handshake still in progress.
+    for (const id of stale) await env.backdate(id, 60_000);
 
     await forwardWithLambdaRetries(10);
 

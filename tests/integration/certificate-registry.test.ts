@@ -267,7 +267,8 @@ async function expectRefusedEverywhere(device: DeviceFiles, label: string): Prom
     marker(`${label}-curl`),
   );
   expect(post.code).not.toBe(0);
-  expect(post.stderr).toMatch(/Empty reply from server|certificate/i);
+  // The server ends the TLS connection: depending on timing curl sees an empty reply or a reset.
+  expect(post.stderr).toMatch(/Empty reply from server|certificate|Connection reset by peer/i);
   expect(post.stdout.trim().split('\n').at(-1)).toBe('000');
 
   // And from Node's https: no status either.
