@@ -12,6 +12,7 @@ import {
 } from './dynamodb/server';
 import path from 'node:path';
 import { signAccessToken } from '../shared/auth/tokens';
+import { tokenLifetimeFromEnv } from '../shared/config';
 import { ensureLocalTokenSecret } from './auth/token-secret';
 import { buildDashboard } from './dashboard/build';
 import { startDashboardServer, type DashboardServer } from './dashboard/server';
@@ -88,6 +89,7 @@ export class OfflineCloud {
         lambdaEndpoint: `http://${host}:${this.settings.lambdaPort}`,
         onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
         onDenied: (reason) => this.utils.log.notice(`IoT policy ${reason}`),
+        onCertificateRefused: (reason) => this.utils.log.notice(`IoT certificate ${reason}`),
         // The dead-letter queue's own retention (resources/telemetry-rule.yml), as SQS keeps it.
         deadLetterLimits: deadLetterLimitsFromResources(this.resources()),
         onWarning: (message) => this.utils.log.warning(message),
@@ -147,7 +149,8 @@ export class OfflineCloud {
     const token = await signAccessToken(ensureLocalTokenSecret(defaultLocalCloudDir()), {
       subject: 'developer',
       commands: true,
-      ttlSeconds: 12 * 60 * 60,
+      // 12 h, or less when the stage allows less (the authorizer would refuse a longer one).
+      ttlSeconds: Math.min(12 * 60 * 60, tokenLifetimeFromEnv().maxLifetimeSeconds),
       stage: this.stage(),
     });
     const { host, websocketPort, lambdaPort } = this.settings;
