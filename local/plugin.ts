@@ -28,6 +28,7 @@ import { installApiGatewayRules } from './websocket/api-gateway';
 import { refuseOversizedHandshakes } from './websocket/oversized-handshake';
 import { loadServerlessOfflineInternals } from './websocket/serverless-offline-internals';
 import { webSocketApiSettings, type WebSocketEvent } from './websocket/settings';
+import { exitWithParent, signalReady } from './stack/signal';
 import {
   assertPortsFree,
   readSettings,
@@ -59,6 +60,8 @@ export class OfflineCloud {
 
   /** `sls offline start`: bring the local services up before serverless-offline starts. */
   async start(): Promise<void> {
+    // Started by local/stack.ts: the stack ends with the process that started it.
+    exitWithParent();
     // Rules first: an unsupported SQL stops start-up before anything listens.
     const rules = rulesFromFunctions(this.functions(), (key) => this.functionName(key));
     const region = String(this.serverless.service.provider.region ?? 'us-east-1');
@@ -115,10 +118,10 @@ export class OfflineCloud {
       `http://${this.settings.host}:${this.settings.lambdaPort}`,
     );
     const api = webSocketApiSettings(this.functions(), this.serverless.service);
+    const internals = await loadServerlessOfflineInternals();
     // A handshake URL too long to parse is refused as one with an invalid token is (403).
-    const { hapiServer } = await loadServerlessOfflineInternals();
-    refuseOversizedHandshakes(hapiServer, this.settings.websocketPort);
-    installApiGatewayRules(await loadServerlessOfflineInternals(), {
+    refuseOversizedHandshakes(internals.hapiServer, this.settings.websocketPort);
+    installApiGatewayRules(internals, {
       stage: this.stage(),
       identitySources: api.identitySources,
       throttling: api.throttling,
@@ -174,6 +177,36 @@ export class OfflineCloud {
       'Press Ctrl-C to stop.',
     ];
     this.utils.log.notice(lines.join('\n'));
+    this.signalReady();
+  }
+
+  /** The machine-readable twin of the banner, for local/stack.ts. */
+  private signalReady(): void {
+    const { host, websocketPort, lambdaPort } = this.settings;
+    const iot = this.iot;
+    if (!iot || !this.dynamodb || !this.dashboard) return;
+    signalReady({
+      stage: this.stage(),
+      localCloudDir: defaultLocalCloudDir(),
+      websocket: `ws://${host}:${websocketPort}`,
+      management: `http://${host}:${websocketPort}/${this.stage()}`,
+      lambda: `http://${host}:${lambdaPort}`,
+      dynamodb: this.dynamodb.endpoint,
+      mqtt: `mqtts://${host}:${iot.mqtt.port}`,
+      plainMqtt: iot.mqtt.plainPort ? `mqtt://${host}:${iot.mqtt.plainPort}` : undefined,
+      https: `https://${host}:${iot.https.port}`,
+      iotData: `http://${host}:${iot.dataPlane.port}`,
+      dashboard: this.dashboard.url,
+      ports: {
+        websocket: websocketPort,
+        lambda: lambdaPort,
+        dynamodb: this.settings.dynamodbPort,
+        mqtt: iot.mqtt.port,
+        https: iot.https.port,
+        iotData: iot.dataPlane.port,
+        dashboard: this.dashboard.port,
+      },
+    });
   }
 
   async stop(): Promise<void> {
