@@ -10,11 +10,19 @@
 import path from 'node:path';
 import { startMqttEndpoint, type DeviceIdentity, type MqttEndpoint } from './broker/mqtt-endpoint';
 import { DeadLetterStore, type DeadLetterLimits } from './dead-letters';
+import { startAlpnEndpoint, type AlpnEndpoint } from './endpoints/alpn';
 import { startDataPlaneEndpoint, type DataPlaneEndpoint } from './endpoints/data-plane';
 import { startDeviceHttpsEndpoint, type DeviceHttpsEndpoint } from './endpoints/device-https';
 import { PublishRequestError, type PublishRequest } from './endpoints/publish-request';
+import { verifyPresignedSigV4 } from '../aws/sigv4';
+import { OFFLINE_CREDENTIALS } from '../offline-credentials';
+import type { MessageProperties } from './broker/mqtt5';
 import { CertificateRegistry, ensureLocalCa, ensureServerCertificate } from './identity';
 import { OfflineLambdaInvoker } from './lambda-invoker';
+import { basicIngestTopic } from './limits';
+import { OfflineSqsQueues, sqsDirectory } from '../sqs/queue-store';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   evaluatePolicies,
   type IotAction,
@@ -34,6 +42,12 @@ export interface OfflineIotCoreOptions {
   httpsPort: number;
   dataPlanePort: number;
   plainMqttPort?: number;
+  /**
+   * IoT Core's 443, offline: one TLS port for MQTT (ALPN x-amzn-mqtt-ca), HTTPS publish (ALPN
+   * x-amzn-http-ca) and MQTT over WebSocket (wss://…/mqtt, SigV4). 0 picks a free port; off
+   * when undefined.
+   */
+  alpnPort?: number;
   /** Where the CA, the server certificate and the dead letters live (`.local-cloud`). */
   stateDir: string;
   rules: TopicRule[];
@@ -43,6 +57,8 @@ export interface OfflineIotCoreOptions {
   region: string;
   /** serverless-offline's Lambda API, which the rules' Lambda actions call. */
   lambdaEndpoint: string;
+  /** dynalite, which the rules' DynamoDBv2 actions write to; without it they fail (dead letter). */
+  dynamodbEndpoint?: string;
   onError?: (error: unknown) => void;
   /** Told each time the policy denies something, with the reason. */
   onDenied?: (reason: string) => void;
@@ -75,6 +91,8 @@ export interface OfflineIotCore {
   mqtt: MqttEndpoint;
   https: DeviceHttpsEndpoint;
   dataPlane: DataPlaneEndpoint;
+  /** The 443-style ALPN/WebSocket port, when started. */
+  alpn: AlpnEndpoint | undefined;
   rules: RulesEngine;
   deadLetters: DeadLetterStore;
   caCertificatePath: string;
@@ -99,9 +117,21 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
   });
   // Records the limits for `npm run dlq`, and deletes letters that outlived the retention period.
   await deadLetters.open();
+  // The rules' SQS, Republish and DynamoDBv2 actions (Republish needs the broker, started below).
+  const republishVia: { broker?: MqttEndpoint } = {};
   const rules = new RulesEngine({
     rules: options.rules,
     invoker: new OfflineLambdaInvoker(options.lambdaEndpoint),
+    targets: {
+      sqs: new OfflineSqsQueues(sqsDirectory(options.stateDir)),
+      republish: async (message) => {
+        if (!republishVia.broker) throw new Error('the offline broker is not running');
+        await republishVia.broker.publish(message);
+      },
+      dynamodb: options.dynamodbEndpoint
+        ? offlineDynamoDb(options.dynamodbEndpoint, options.region)
+        : undefined,
+    },
     deadLetters,
     maxQueuedActions: options.maxQueuedRuleActions,
     onError: options.onError,
@@ -138,14 +168,20 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
     plainPort: options.plainMqttPort,
     tls,
     // The PUBACK waits until the rules engine has queued the message.
-    acceptPublish: (message) =>
-      rules.accept({
+    acceptPublish: (message) => {
+      // `properties`: the MQTT 5 properties (user properties, content type, response topic,
+      // correlation data, message expiry) for the rule SQL's get_user_property() and
+      // get_mqtt_property(); absent for MQTT 3.1.1. Typed in ./broker/mqtt5.ts.
+      const ruleMessage: RuleMessageWithProperties = {
         topic: message.topic,
         payload: message.payload,
         clientId: message.clientId,
-        principal: message.identity?.certificateId,
+        principal: message.identity?.certificateId ?? message.identity?.iamAccessKeyId,
         timestamp: Date.now(),
-      }),
+        properties: message.properties,
+      };
+      return rules.accept(ruleMessage);
+    },
   });
 
   // Messages that enter through HTTP go to the rules and to the broker's subscribers alike; the
@@ -164,9 +200,11 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
         throw new PublishRequestError(503, 'Service Unavailable');
       throw error;
     }
-    await mqtt.publish(request);
+    // Basic Ingest goes to its rule only, never to the broker's subscribers.
+    if (!basicIngestTopic(request.topic)) await mqtt.publish(request);
   };
 
+  republishVia.broker = mqtt;
   const started: { stop(): Promise<void> }[] = [mqtt];
   try {
     const https = await startDeviceHttpsEndpoint({
@@ -194,6 +232,35 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       publish: (request) => publishFromHttp(request),
     });
     started.push(dataPlane);
+    let alpn: AlpnEndpoint | undefined;
+    if (options.alpnPort !== undefined) {
+      alpn = await startAlpnEndpoint({
+        host: options.host,
+        port: options.alpnPort,
+        tls,
+        mqtt,
+        https,
+        // IoT Core signs MQTT over WebSocket for the service `iotdevicegateway`.
+        verifyWebSocket: (request) => {
+          const url = new URL(request.url ?? '/', 'https://localhost');
+          const verdict = verifyPresignedSigV4(
+            {
+              method: request.method ?? 'GET',
+              path: url.pathname,
+              rawQuery: url.search.slice(1),
+              headers: request.headers,
+            },
+            OFFLINE_CREDENTIALS,
+            { service: 'iotdevicegateway', region: options.region },
+          );
+          return verdict.ok
+            ? verdict
+            : { ok: false, status: 403, message: `${verdict.code}: ${verdict.reason}` };
+        },
+        onRefused: options.onDenied,
+      });
+      started.push(alpn);
+    }
     // SQS deletes expired messages whether anyone looks or not; so does the running stack.
     const expiry = setInterval(
       () => deadLetters.expireNow().catch((error) => options.onError?.(error)),
@@ -204,6 +271,7 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
       mqtt,
       https,
       dataPlane,
+      alpn,
       rules,
       deadLetters,
       caCertificatePath: ca.certificatePath,
@@ -223,4 +291,17 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
   }
 }
 
+/** The message the rules engine takes, with the MQTT 5 properties of an MQTT 5 publish. */
+type RuleMessageWithProperties = Parameters<RulesEngine['accept']>[0] & {
+  properties?: MessageProperties | undefined;
+};
+
 export const deadLetterDirectory = (stateDir: string) => path.join(stateDir, 'dead-letters');
+
+/** The DynamoDBv2 action's client: the AWS SDK on dynalite, with the offline credentials. */
+function offlineDynamoDb(endpoint: string, region: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint, region, credentials: OFFLINE_CREDENTIALS }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+}
