@@ -25,22 +25,30 @@ const topicFilterSchema = z.string().check(
   }),
 );
 
+/** Longest `requestId` a client may send; every answer to that request echoes it. */
+export const REQUEST_ID_MAX_LENGTH = 64;
+export const requestIdSchema = z.string().check(z.minLength(1), z.maxLength(REQUEST_ID_MAX_LENGTH));
+const requestId = z.optional(requestIdSchema);
+
 const topicListSchema = z
   .array(topicFilterSchema)
   .check(z.minLength(1), z.maxLength(MAX_SUBSCRIPTIONS_PER_CONNECTION));
 
 export const sendMessageSchema = z.object({
   action: z.literal('sendMessage'),
+  requestId,
   message: z.string().check(z.minLength(1, 'must not be empty')),
 });
 
 export const subscribeSchema = z.object({
   action: z.literal('subscribe'),
+  requestId,
   topics: topicListSchema,
 });
 
 export const unsubscribeSchema = z.object({
   action: z.literal('unsubscribe'),
+  requestId,
   topics: topicListSchema,
 });
 
@@ -59,6 +67,7 @@ const commandSchema = z.pipe(
 
 export const sendCommandSchema = z.object({
   action: z.literal('sendCommand'),
+  requestId,
   deviceId: deviceIdSchema,
   command: commandSchema,
 });
@@ -160,26 +169,32 @@ export interface DeliveryReport {
   gone: number;
   failed: number;
 }
-export interface SentFrame extends DeliveryReport {
+/** An answer to one client action: it carries the action's `requestId` when it had one. */
+interface Reply {
+  requestId?: string;
+}
+export interface SentFrame extends DeliveryReport, Reply {
   type: 'sent';
   id: string;
 }
-export interface SubscriptionFrame {
+export interface SubscriptionFrame extends Reply {
   type: 'subscribed' | 'unsubscribed';
   /** The connection's filters after the change; `null` means it receives all telemetry. */
   topics: string[] | null;
 }
-export interface CommandSentFrame {
+export interface CommandSentFrame extends Reply {
   type: 'commandSent';
   commandId: string;
   deviceId: string;
   topic: string;
 }
-export interface ErrorFrame {
+export interface ErrorFrame extends Reply {
   type: 'error';
   code: string;
   message: string;
   details?: unknown;
 }
+/** What a route answers to the action it handled. */
+export type ReplyFrame = SentFrame | SubscriptionFrame | CommandSentFrame | ErrorFrame;
 export type ServerFrame =
   TelemetryFrame | ChatFrame | SentFrame | SubscriptionFrame | CommandSentFrame | ErrorFrame;

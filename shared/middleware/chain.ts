@@ -28,9 +28,12 @@ import {
 } from '../errors';
 import { logger } from '../logger';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../limits';
-import type { ErrorFrame, ServerFrame } from '../protocol';
+import { requestIdSchema, type ErrorFrame, type ReplyFrame, type ServerFrame } from '../protocol';
 
-export type WebSocketEvent = APIGatewayProxyWebsocketEventV2;
+type WebSocketEvent = APIGatewayProxyWebsocketEventV2;
+/** A WebSocket event once `jsonBody` has replaced its body with the parsed JSON (as middy's parsers do). */
+type JsonBodyEvent = Omit<WebSocketEvent, 'body'> & { body?: unknown };
+
 export interface RouteResponse {
   statusCode: number;
   body?: string;
@@ -41,40 +44,39 @@ export interface RouteRequest<TInput> {
   connectionId: string;
   /** Who holds the connection, from the $connect authorizer; undefined when none ran. */
   principal: Principal | undefined;
-  event: WebSocketEvent;
+  event: JsonBodyEvent;
   context: Context;
 }
 
-const principalOf = (event: WebSocketEvent) =>
+const principalOf = (event: JsonBodyEvent) =>
   principalFromContext(
     (event.requestContext as { authorizer?: Record<string, unknown> | null }).authorizer,
   );
 
-interface ParsedInternal extends Record<string, unknown> {
-  body?: unknown;
-}
-
-type Chain<TEvent> = ReturnType<typeof baseChain<TEvent, RouteResponse>>;
-
+/**
+ * A route with a JSON body: `jsonBody` parses it, the route validates it against its schema
+ * (`z.unknown()` takes anything) and every answer, an error frame too, echoes the request's
+ * `requestId`.
+ */
 export function webSocketRoute<TSchema extends z.ZodMiniType>(
-  schema: TSchema | null,
-  handle: (request: RouteRequest<z.infer<TSchema>>) => Promise<ServerFrame>,
+  schema: TSchema,
+  handle: (request: RouteRequest<z.infer<TSchema>>) => Promise<ReplyFrame>,
 ) {
-  const chain: Chain<WebSocketEvent> = baseChain<WebSocketEvent, RouteResponse>()
+  return baseChain<JsonBodyEvent, RouteResponse>()
     .use(errorFrames())
     .use(jsonBody())
-    .use(validation(schema));
-  return chain.handler(async (event, context) => {
-    const input = (context as ContextWithBody).parsedBody as z.infer<TSchema>;
-    const frame = await handle({
-      input,
-      connectionId: event.requestContext.connectionId,
-      principal: principalOf(event),
-      event,
-      context,
+    .handler(async (event, context) => {
+      const parsed = schema.safeParse(event.body);
+      if (!parsed.success) throw validationError(parsed.error);
+      const frame = await handle({
+        input: parsed.data,
+        connectionId: event.requestContext.connectionId,
+        principal: principalOf(event),
+        event,
+        context,
+      });
+      return frameResponse({ ...frame, ...requestIdOf(event.body) });
     });
-    return frameResponse(frame);
-  });
 }
 
 /**
@@ -85,7 +87,7 @@ export function connectionRoute(
   eventType: 'CONNECT' | 'DISCONNECT',
   handle: (request: RouteRequest<undefined>) => Promise<void>,
 ) {
-  return baseChain<WebSocketEvent, RouteResponse>()
+  return baseChain<JsonBodyEvent, RouteResponse>()
     .use(errorFrames())
     .handler(async (event, context) => {
       const received = (event.requestContext as { eventType?: string }).eventType;
@@ -140,59 +142,52 @@ export function connectAuthorizer(
   );
 }
 
-export const frameResponse = (frame: ServerFrame, statusCode = 200): RouteResponse => ({
+const frameResponse = (frame: ServerFrame, statusCode = 200): RouteResponse => ({
   statusCode,
   body: JSON.stringify(frame),
 });
 
-export function errorFrame(error: AppError): ErrorFrame {
+function errorFrame(error: AppError, body: unknown): ErrorFrame {
   return {
     type: 'error',
     code: error.code,
     message: error.message,
     ...(error.details === undefined ? {} : { details: error.details }),
+    ...requestIdOf(body),
   };
+}
+
+/** The client's `requestId`, when the parsed body carries a valid one, to echo in the answer. */
+function requestIdOf(body: unknown): { requestId?: string } {
+  if (typeof body !== 'object' || body === null || !('requestId' in body)) return {};
+  const parsed = requestIdSchema.safeParse(body.requestId);
+  return parsed.success ? { requestId: parsed.data } : {};
 }
 
 function baseChain<TEvent, TResult>() {
   return middy<TEvent, TResult>().use(injectLambdaContext(logger, { resetKeys: true }));
 }
 
-interface ContextWithBody extends Context {
-  parsedBody?: unknown;
-}
-
-/** Enforces API Gateway's message size, then parses the JSON body onto the context. */
-function jsonBody(): MiddlewareObj<WebSocketEvent, RouteResponse, Error, Context, ParsedInternal> {
+/**
+ * Enforces API Gateway's message size, then replaces `event.body` with the parsed JSON, as middy's
+ * own body parsers do.
+ */
+function jsonBody(): MiddlewareObj<JsonBodyEvent, RouteResponse> {
   return {
     name: 'jsonBody',
-    before: ({ event, context }) => {
-      const raw = event.isBase64Encoded
-        ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
-        : (event.body ?? '');
+    before: ({ event }) => {
+      const body = typeof event.body === 'string' ? event.body : '';
+      const raw = event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
       const size = Buffer.byteLength(raw, 'utf8');
       if (size > WEBSOCKET_MESSAGE_MAX_BYTES) {
         throw new MessageTooLargeError(size, WEBSOCKET_MESSAGE_MAX_BYTES);
       }
       try {
-        (context as ContextWithBody).parsedBody = JSON.parse(raw);
+        event.body = JSON.parse(raw);
       } catch (error) {
         throw new InvalidJsonError(error);
       }
-    },
-  };
-}
-
-function validation(
-  schema: z.ZodMiniType | null,
-): MiddlewareObj<WebSocketEvent, RouteResponse, Error, Context> {
-  return {
-    name: 'validation',
-    before: ({ context }) => {
-      if (!schema) return;
-      const parsed = schema.safeParse((context as ContextWithBody).parsedBody);
-      if (!parsed.success) throw validationError(parsed.error);
-      (context as ContextWithBody).parsedBody = parsed.data;
+      event.isBase64Encoded = false;
     },
   };
 }
@@ -209,14 +204,14 @@ function validationError(error: z.core.$ZodError): ValidationError {
 }
 
 /** Turns any error into an error frame; unexpected ones are logged and answered generically. */
-function errorFrames(): MiddlewareObj<WebSocketEvent, RouteResponse> {
+function errorFrames(): MiddlewareObj<JsonBodyEvent, RouteResponse> {
   return {
     name: 'errorFrames',
     onError: (request) => {
       const { error } = request;
       if (error instanceof AppError) {
         logger.warn('Rejected input', { code: error.code, reason: error.message });
-        request.response = frameResponse(errorFrame(error), error.statusCode);
+        request.response = frameResponse(errorFrame(error, request.event.body), error.statusCode);
         return;
       }
       logger.error('Unhandled error', error as Error);
@@ -228,7 +223,7 @@ function errorFrames(): MiddlewareObj<WebSocketEvent, RouteResponse> {
           requestId: request.context.awsRequestId,
         },
       );
-      request.response = frameResponse(errorFrame(internal), 500);
+      request.response = frameResponse(errorFrame(internal, request.event.body), 500);
     },
   };
 }

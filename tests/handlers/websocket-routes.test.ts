@@ -406,3 +406,65 @@ describe('rate limit: burst of 20, then 5 per second (README), on every action',
     });
   });
 });
+
+describe('requestId: every answer to an action echoes it (README, protocol)', () => {
+  beforeEach(clearTable);
+
+  it.each([
+    ['sendMessage', sendMessage, { action: 'sendMessage', message: 'hi' }, 'sent'],
+    ['subscribe', subscribe, { action: 'subscribe', topics: ['devices/#'] }, 'subscribed'],
+    ['unsubscribe', unsubscribe, { action: 'unsubscribe', topics: ['devices/#'] }, 'unsubscribed'],
+  ])('%s answers with the requestId it was sent', async (routeKey, route, body, type) => {
+    await call(connect, 'r', '$connect');
+    const response = await call(
+      route,
+      'r',
+      routeKey,
+      JSON.stringify({ ...body, requestId: 'q-1' }),
+    );
+    expect(frame(response)).toMatchObject({ type, requestId: 'q-1' });
+  });
+
+  it.each([
+    ['a validation error', subscribe, 'subscribe', { action: 'subscribe', topics: [] }],
+    ['an unknown action', defaultRoute, '$default', { action: 'explode' }],
+    [
+      'an unregistered connection',
+      sendMessage,
+      'sendMessage',
+      { action: 'sendMessage', message: 'x' },
+    ],
+  ])('the error frame of %s echoes it too', async (_case, route, routeKey, body) => {
+    const response = await call(
+      route,
+      'nobody',
+      routeKey,
+      JSON.stringify({ ...body, requestId: 'q-2' }),
+    );
+    expect(frame(response)).toMatchObject({ type: 'error', requestId: 'q-2' });
+  });
+
+  it('refuses a requestId longer than 64 characters, and does not echo it', async () => {
+    await call(connect, 'r', '$connect');
+    const requestId = 'x'.repeat(65);
+    const response = await call(
+      subscribe,
+      'r',
+      'subscribe',
+      JSON.stringify({ action: 'subscribe', topics: ['devices/#'], requestId }),
+    );
+    expect(frame(response)).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    expect(frame(response)).not.toHaveProperty('requestId');
+  });
+
+  it('answers without a requestId when none was sent', async () => {
+    await call(connect, 'r', '$connect');
+    const response = await call(
+      subscribe,
+      'r',
+      'subscribe',
+      '{"action":"subscribe","topics":["a/b"]}',
+    );
+    expect(frame(response)).not.toHaveProperty('requestId');
+  });
+});
