@@ -1,12 +1,20 @@
 /**
- * A PostToConnection sender without the SDK client's middleware stack: the request signed with
- * SigV4 (@smithy/signature-v4, which the SDK itself uses) and posted over a keep-alive agent.
- * Not part of the project — the benchmark measures it beside ApiGatewayConnectionSender to show
- * what the client's per-request CPU costs a fan-out (see docs/scaling.md).
+ * The two PostToConnection senders the project's own (shared/connections/sender.ts) is measured
+ * against (docs/scaling.md):
+ * - `SmithySignedConnectionSender`: no SDK client, the request signed by @smithy/signature-v4
+ *   (the SDK's signer) and posted over a keep-alive agent — what a library signer costs;
+ * - `SdkConnectionSender`: the AWS SDK v3 client the project used before — middleware stack,
+ *   signing, serialization.
+ * Not part of the project.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { ConnectionSender, SendOutcome } from '../shared/connections/sender';
 
@@ -33,7 +41,7 @@ class NodeSha256 {
   }
 }
 
-export class SignedHttpConnectionSender implements ConnectionSender {
+export class SmithySignedConnectionSender implements ConnectionSender {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly signer: SignatureV4;
@@ -96,5 +104,28 @@ export class SignedHttpConnectionSender implements ConnectionSender {
     throw Object.assign(new Error(`PostToConnection answered ${status}`), {
       $metadata: { httpStatusCode: status },
     });
+  }
+}
+
+export class SdkConnectionSender implements ConnectionSender {
+  // As the project configured it: the broadcaster retries, so the SDK must not.
+  private readonly client: ApiGatewayManagementApiClient;
+
+  constructor(endpoint: string) {
+    this.client = new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 });
+  }
+
+  async send(connectionId: string, data: string): Promise<SendOutcome> {
+    try {
+      await this.client.send(
+        new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(data) }),
+      );
+      return 'delivered';
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+        ?.httpStatusCode;
+      if (error instanceof GoneException || status === 410) return 'gone';
+      throw error;
+    }
   }
 }

@@ -7,8 +7,14 @@ import { ConfigError } from './errors';
 
 export interface Config {
   connectionsTable: string;
-  /** https://{api}.execute-api.{region}.amazonaws.com/{stage} in AWS, http://localhost:3001 offline. */
+  /** The connections' change log (shared/connections/change-log.ts). */
+  connectionChanges: { tableName: string; shards: number; retentionSeconds: number };
+  /** https://{api}.execute-api.{region}.amazonaws.com/{stage} in AWS, http://localhost:3001/{stage} offline. */
   websocketManagementEndpoint: string;
+  /** The longest one PostToConnection may take before it counts as failed (and is retried). */
+  postToConnectionTimeoutMs: number;
+  /** Where the Lambda runs, for signing (Lambda sets AWS_REGION). */
+  region: string;
   /** The IoT data-plane endpoint; when empty, the region's ATS data endpoint. */
   iotDataEndpoint: string | undefined;
   /** Concurrent PostToConnection calls per broadcast. */
@@ -39,12 +45,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     connectionsTable: env.CONNECTIONS_TABLE as string,
+    connectionChanges: {
+      tableName: env.CONNECTION_CHANGES_TABLE || `${env.CONNECTIONS_TABLE}-changes`,
+      // 4 counters: a 5 000-client reconnect storm (10 000 changes in 10 s) puts 250 writes/s
+      // on each, a quarter of a partition's 1 000 (`npm run bench -- --only fanout`).
+      shards: positiveInteger(env, 'CONNECTION_CHANGE_SHARDS', 4),
+      retentionSeconds: positiveInteger(env, 'CONNECTION_CHANGE_RETENTION_SECONDS', 15 * 60),
+    },
     websocketManagementEndpoint: env.WEBSOCKET_MANAGEMENT_ENDPOINT as string,
+    // API Gateway answers a post in milliseconds; 3 s leaves room for retries in a 10 s Lambda.
+    postToConnectionTimeoutMs: positiveInteger(env, 'POST_TO_CONNECTION_TIMEOUT_MS', 3_000),
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     iotDataEndpoint: env.IOT_DATA_ENDPOINT || undefined,
-    // `npm run bench`: at 1 000 connections and 20 ms per post, 50 in flight beat 32 by 1.2-1.4×;
-    // more gains nothing, as the SDK's connection pool holds 50 sockets.
+    // `npm run bench`: at 1 000 connections and 20 ms per post, 50 in flight beat 32 by 1.2-1.4×
+    // (measured with the SDK client, whose pool held 50 sockets; see docs/scaling.md).
     broadcastConcurrency: positiveInteger(env, 'BROADCAST_CONCURRENCY', 50),
-    connectionSnapshotMaxAgeMs: positiveInteger(env, 'CONNECTION_SNAPSHOT_MAX_AGE_MS', 60_000),
+    // A safety net only: the change log keeps a warm copy current (shared/connections/snapshot.ts).
+    connectionSnapshotMaxAgeMs: positiveInteger(env, 'CONNECTION_SNAPSHOT_MAX_AGE_MS', 300_000),
     connectGraceMs: positiveInteger(env, 'CONNECT_GRACE_MS', 10_000),
     connectionTtlSeconds: positiveInteger(env, 'CONNECTION_TTL_SECONDS', 3 * 60 * 60),
     stage: env.STAGE || 'dev',

@@ -5,7 +5,8 @@
  * API Gateway also answers 410 to a post for a connection whose $connect has not completed yet
  * (AWS Knowledge Center, "Why do I get a 410 GoneException from PostToConnection?"), while its
  * item is already written. So a connection younger than `connectGraceMs` is counted gone but
- * kept; a later 410, after the grace, removes it.
+ * kept; a later 410, after the grace, removes it. The age is judged on the stored item (a
+ * conditional delete), not on the cached copy the recipients came from.
  */
 import type { DeliveryReport } from '../protocol';
 import { topicMatches } from '../topics';
@@ -74,20 +75,19 @@ export class Broadcaster {
     const data = JSON.stringify(frame);
     const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, failures: [] };
     const goneIds: string[] = [];
+    const cutoff = this.now() - this.connectGraceMs;
 
     const deadline = options.deadline ?? Date.now() + 5_000;
-    const deliver = async ({ connectionId, connectedAt }: Connection): Promise<void> => {
+    const deliver = async ({ connectionId }: Connection): Promise<void> => {
       try {
         const outcome = await retrying(
-          () => this.sender.send(connectionId, data),
+          (timeoutMs) => this.sender.send(connectionId, data, timeoutMs),
           this.retryPolicy,
           deadline,
         );
         if (outcome === 'gone') {
           result.gone++;
-          const connecting =
-            connectedAt !== undefined && this.now() - connectedAt < this.connectGraceMs;
-          if (!connecting) goneIds.push(connectionId);
+          goneIds.push(connectionId);
         } else {
           result.delivered++;
         }
@@ -98,7 +98,9 @@ export class Broadcaster {
     };
 
     await forEachConcurrently(this.recipients(options), this.concurrency, deliver);
-    await forEachConcurrently(goneIds, this.concurrency, (id) => this.repository.remove(id));
+    await forEachConcurrently(goneIds, this.concurrency, async (id) => {
+      await this.repository.remove(id, { connectedBefore: cutoff });
+    });
     return result;
   }
 

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConnectionNotRegisteredError, TooManyFiltersError } from '../errors';
 import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../limits';
+import { batchGet, DynamoChangeLog, type ChangeEntry, type ChangeLogOptions } from './change-log';
 
 export interface Connection {
   connectionId: string;
@@ -40,22 +41,39 @@ export type TakeResult =
   /** No such connection: nothing to meter, and nothing may be done for it. */
   | { allowed: false; unregistered: true };
 
+/** What a cached copy of the connections catches up from (see change-log.ts). */
+export interface ChangeLogReader {
+  readonly shards: number;
+  /** How long entries are kept: a reader further behind must rescan. */
+  readonly retentionSeconds: number;
+  heads(): Promise<number[]>;
+  since(shard: number, after: number): Promise<ChangeEntry[]>;
+}
+
+export interface RemoveOptions {
+  /**
+   * Remove only a connection whose $connect was before this (epoch ms), judged on the stored
+   * item: a 410 soon after $connect may only mean the handshake is not done yet.
+   */
+  connectedBefore?: number;
+}
+
 export interface ConnectionRepository {
   save(connection: NewConnection): Promise<void>;
-  remove(connectionId: string): Promise<void>;
+  /** Resolves whether a connection was removed (false: none, or too young to remove). */
+  remove(connectionId: string, options?: RemoveOptions): Promise<boolean>;
   /** Adds filters; returns the connection's filters after the change. */
   subscribe(connectionId: string, topics: string[]): Promise<string[]>;
   /** Removes filters; returns the filters after the change (`null`: it never subscribed). */
   unsubscribe(connectionId: string, topics: string[]): Promise<string[] | null>;
-  /** Every connection, a page at a time. */
+  /** Every connection, a page at a time (a consistent scan). */
   pages(): AsyncIterable<Connection[]>;
+  /** These connections as stored now (consistent reads); ids not stored are not in the map. */
+  find(connectionIds: string[]): Promise<Map<string, Connection>>;
+  /** Every write above also records the connection in this log, after the write. */
+  readonly changes: ChangeLogReader;
   /** Takes one token from the connection's bucket (every client action), atomically. */
   takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult>;
-  /**
-   * A counter that every change to the set of connections or their filters increases: a reader
-   * that cached the connections rereads them only when it moved (one item read per check).
-   */
-  version(): Promise<number>;
 }
 
 interface ConnectionItem {
@@ -76,16 +94,27 @@ type UpdateExpressionParts = Pick<
 /** A take whose schedule lapses between its two conditional updates tries again this often. */
 const TAKE_ATTEMPTS = 3;
 
-/** The id of the item holding the change counter; API Gateway never issues '#' in an id. */
+/**
+ * The single change counter that earlier versions kept in the connections table (a hot item, and
+ * every change made every warm reader rescan); now the change log replaces it. API Gateway never
+ * issues '#' in a connection id, so scans skip any such item a table may still hold.
+ */
 export const VERSION_ITEM_ID = '#version';
-const VERSION_KEY = { connectionId: VERSION_ITEM_ID };
+const isConnectionId = (id: string) => !id.startsWith('#');
+
+const CONNECTION_PROJECTION = 'connectionId, connectedAt, filtered, topics';
 
 export class DynamoConnectionRepository implements ConnectionRepository {
+  readonly changes: DynamoChangeLog;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly ttlSeconds: number,
-  ) {}
+    changeLog: ChangeLogOptions = {},
+  ) {
+    this.changes = new DynamoChangeLog(client, tableName, changeLog);
+  }
 
   async save({ connectionId, connectedAt, topics = null }: NewConnection): Promise<void> {
     const item: ConnectionItem = {
@@ -97,59 +126,76 @@ export class DynamoConnectionRepository implements ConnectionRepository {
         : { filtered: true, ...(topics.length ? { topics: new Set(topics) } : {}) }),
     };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
-    await this.bumpVersion();
+    await this.changes.record(connectionId);
   }
 
-  async remove(connectionId: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId } }));
-    await this.bumpVersion();
+  async remove(connectionId: string, { connectedBefore }: RemoveOptions = {}): Promise<boolean> {
+    try {
+      const { Attributes } = await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          ReturnValues: 'ALL_OLD',
+          ...(connectedBefore === undefined
+            ? {}
+            : {
+                ConditionExpression: 'attribute_not_exists(connectedAt) OR connectedAt < :before',
+                ExpressionAttributeValues: { ':before': connectedBefore },
+              }),
+        }),
+      );
+      // Nothing was there (a $disconnect and a 410 both removing it): nothing changed.
+      if (!Attributes) return false;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    await this.changes.record(connectionId);
+    return true;
   }
 
-  async version(): Promise<number> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: VERSION_KEY,
-        ProjectionExpression: 'version',
-      }),
+  async find(connectionIds: string[]): Promise<Map<string, Connection>> {
+    const items = await batchGet(
+      this.client,
+      this.tableName,
+      [...new Set(connectionIds)].map((connectionId) => ({ connectionId })),
+      CONNECTION_PROJECTION,
     );
-    return (Item?.version as number | undefined) ?? 0;
-  }
-
-  /** After the write it follows, so a reader that sees the new version also sees the write. */
-  private async bumpVersion(): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: VERSION_KEY,
-        UpdateExpression: 'ADD version :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
+    return new Map(
+      (items as unknown as ConnectionItem[]).map((item) => [item.connectionId, toConnection(item)]),
     );
   }
 
   async subscribe(connectionId: string, topics: string[]): Promise<string[]> {
-    const item = await this.update(connectionId, {
+    const wanted = new Set(topics);
+    const before = await this.update(connectionId, {
       UpdateExpression: 'SET filtered = :true ADD topics :topics',
       // A conservative bound: counts the new filters as if none were already present.
       ConditionExpression:
         'attribute_exists(connectionId) AND (attribute_not_exists(topics) OR size(topics) <= :room)',
       ExpressionAttributeValues: {
         ':true': true,
-        ':topics': new Set(topics),
-        ':room': MAX_SUBSCRIPTIONS_PER_CONNECTION - new Set(topics).size,
+        ':topics': wanted,
+        ':room': MAX_SUBSCRIPTIONS_PER_CONNECTION - wanted.size,
       },
     });
-    return sorted(item.topics);
+    const after = new Set([...(before.topics ?? []), ...wanted]);
+    if (!before.filtered || after.size !== (before.topics?.size ?? 0)) {
+      await this.changes.record(connectionId);
+    }
+    return sorted(after);
   }
 
   async unsubscribe(connectionId: string, topics: string[]): Promise<string[] | null> {
-    const item = await this.update(connectionId, {
+    const before = await this.update(connectionId, {
       UpdateExpression: 'DELETE topics :topics',
       ConditionExpression: 'attribute_exists(connectionId)',
       ExpressionAttributeValues: { ':topics': new Set(topics) },
     });
-    return item.filtered ? sorted(item.topics) : null;
+    const after = new Set([...(before.topics ?? [])].filter((topic) => !topics.includes(topic)));
+    // Removing filters it does not have changes nothing a fan-out needs to know.
+    if (after.size !== (before.topics?.size ?? 0)) await this.changes.record(connectionId);
+    return before.filtered ? sorted(after) : null;
   }
 
   async *pages(): AsyncIterable<Connection[]> {
@@ -157,18 +203,15 @@ export class DynamoConnectionRepository implements ConnectionRepository {
       { client: this.client },
       {
         TableName: this.tableName,
-        ProjectionExpression: 'connectionId, connectedAt, filtered, topics',
+        ProjectionExpression: CONNECTION_PROJECTION,
+        // A reader that caught the change log's counters before this scan must see every write
+        // before them; an eventually consistent scan may miss the newest ("Read consistency").
+        ConsistentRead: true,
       },
     );
     for await (const page of paginator) {
       const items = (page.Items ?? []) as ConnectionItem[];
-      yield items
-        .filter((item) => item.connectionId !== VERSION_KEY.connectionId)
-        .map((item) => ({
-          connectionId: item.connectionId,
-          topics: item.filtered ? sorted(item.topics) : null,
-          ...(item.connectedAt === undefined ? {} : { connectedAt: item.connectedAt }),
-        }));
+      yield items.filter((item) => isConnectionId(item.connectionId)).map(toConnection);
     }
   }
 
@@ -238,6 +281,7 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     }
   }
 
+  /** Updates an existing connection; resolves the item as it was before (the caller logs it). */
   private async update(
     connectionId: string,
     expression: UpdateExpressionParts,
@@ -247,11 +291,10 @@ export class DynamoConnectionRepository implements ConnectionRepository {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { connectionId },
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: 'ALL_OLD',
           ...expression,
         }),
       );
-      await this.bumpVersion();
       return result.Attributes as ConnectionItem;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -272,3 +315,9 @@ export class DynamoConnectionRepository implements ConnectionRepository {
 }
 
 const sorted = (topics: Set<string> | undefined): string[] => [...(topics ?? [])].sort();
+
+const toConnection = (item: ConnectionItem): Connection => ({
+  connectionId: item.connectionId,
+  topics: item.filtered ? sorted(item.topics) : null,
+  ...(item.connectedAt === undefined ? {} : { connectedAt: item.connectedAt }),
+});

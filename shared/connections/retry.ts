@@ -1,18 +1,24 @@
 /**
- * Retrying PostToConnection: transient failures (429, 5xx, network) are retried with full-jitter
- * exponential backoff until a deadline; anything else fails at once.
+ * Retrying PostToConnection: transient failures (429, 5xx, network, no answer in time) are
+ * retried with jittered exponential backoff until a deadline; anything else fails at once.
+ *
+ * The deadline bounds both the waits and each attempt: an attempt is given only the time left,
+ * so a post that hangs ends at the deadline instead of running into the Lambda's own timeout.
  */
 export interface RetryPolicy {
   /** Tries in all, the first included. */
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** The longest one attempt may take (further bounded by the time left to the deadline). */
+  requestTimeoutMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   attempts: 6,
   baseDelayMs: 50,
   maxDelayMs: 2_000,
+  requestTimeoutMs: 3_000,
 };
 
 export function isTransient(error: unknown): boolean {
@@ -29,21 +35,30 @@ export function isTransient(error: unknown): boolean {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails for good, runs out of tries, or the next wait would
- * pass `deadline` (epoch ms) — then the last error is thrown.
+ * "Equal jitter" ("Exponential Backoff And Jitter", AWS Architecture Blog): half the exponential
+ * step is always waited, the other half is random, so clients spread out but each still backs off.
+ */
+export function backoffDelay(policy: RetryPolicy, tries: number, random: () => number): number {
+  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (tries - 1));
+  return step / 2 + random() * (step / 2);
+}
+
+/**
+ * Runs `attempt(timeoutMs)` until it succeeds, fails for good, runs out of tries, or the deadline
+ * (epoch ms) leaves no time for another one — then the last error is thrown.
  */
 export async function retrying<T>(
-  attempt: () => Promise<T>,
+  attempt: (timeoutMs: number) => Promise<T>,
   policy: RetryPolicy,
   deadline: number,
   random: () => number = Math.random,
 ): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
-      return await attempt();
+      return await attempt(Math.min(policy.requestTimeoutMs, deadline - Date.now()));
     } catch (error) {
       if (!isTransient(error) || tries >= policy.attempts) throw error;
-      const delay = random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (tries - 1));
+      const delay = backoffDelay(policy, tries, random);
       if (Date.now() + delay >= deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

@@ -1,6 +1,6 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { Broadcaster } from '../connections/broadcaster';
-import { ApiGatewayConnectionSender } from '../connections/sender';
+import { DEFAULT_RETRY_POLICY } from '../connections/retry';
+import { SignedConnectionSender } from '../connections/sender';
 import { ConnectionSnapshot } from '../connections/snapshot';
 import { config } from './config';
 import { connectionRepository } from './connections';
@@ -9,21 +9,29 @@ import { lazy } from './lazy';
 export const broadcaster = lazy(() => {
   const {
     websocketManagementEndpoint,
+    region,
+    postToConnectionTimeoutMs,
     broadcastConcurrency,
     connectionSnapshotMaxAgeMs,
     connectGraceMs,
   } = config();
-  // The broadcaster retries with its own backoff and deadline; the SDK's retries would stack on it.
-  const client = new ApiGatewayManagementApiClient({
-    endpoint: websocketManagementEndpoint,
-    maxAttempts: 1,
-  });
   const repository = connectionRepository();
   return new Broadcaster({
-    connections: new ConnectionSnapshot(repository, connectionSnapshotMaxAgeMs),
+    connections: new ConnectionSnapshot(repository, { maxAgeMs: connectionSnapshotMaxAgeMs }),
     repository,
-    sender: new ApiGatewayConnectionSender(client),
+    sender: new SignedConnectionSender({
+      endpoint: websocketManagementEndpoint,
+      region,
+      // The function's role: Lambda puts its temporary credentials in the environment.
+      credentials: {
+        accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '',
+        secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
+        ...(process.env.AWS_SESSION_TOKEN ? { sessionToken: process.env.AWS_SESSION_TOKEN } : {}),
+      },
+      timeoutMs: postToConnectionTimeoutMs,
+    }),
     concurrency: broadcastConcurrency,
+    retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: postToConnectionTimeoutMs },
     connectGraceMs,
   });
 });

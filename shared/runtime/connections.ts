@@ -6,9 +6,14 @@ import { config } from './config';
 import { lazy } from './lazy';
 
 export const connectionRepository = lazy(() => {
-  const { connectionsTable, connectionTtlSeconds } = config();
+  const { connectionsTable, connectionTtlSeconds, connectionChanges } = config();
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return new DynamoConnectionRepository(client, connectionsTable, connectionTtlSeconds);
+  return new DynamoConnectionRepository(
+    client,
+    connectionsTable,
+    connectionTtlSeconds,
+    connectionChanges,
+  );
 });

@@ -17,6 +17,22 @@ export function startTestDynamoDb(): Promise<LocalDynamoDb> {
           KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
         },
       },
+      // The connections' change log, as resources/connections-table.yml declares it.
+      ConnectionChangesTable: {
+        Type: 'AWS::DynamoDB::Table',
+        Properties: {
+          TableName: `${TEST_TABLE}-changes`,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'shard', AttributeType: 'S' },
+            { AttributeName: 'seq', AttributeType: 'N' },
+          ],
+          KeySchema: [
+            { AttributeName: 'shard', KeyType: 'HASH' },
+            { AttributeName: 'seq', KeyType: 'RANGE' },
+          ],
+        },
+      },
     },
   });
 }
