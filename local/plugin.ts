@@ -19,7 +19,12 @@ import { startDashboardServer, type DashboardServer } from './dashboard/server';
 import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './iot/core';
 import { defaultLocalCloudDir } from './iot/identity';
 import { loadDevicePolicy } from './iot/policy';
-import { formatBacklog, rulesFromFunctions, type IotEventDefinition } from './iot/rules/engine';
+import {
+  describeRules,
+  formatBacklog,
+  rulesFromTemplate,
+  type IotEventDefinition,
+} from './iot/rules/engine';
 import { deadLetterLimitsFromResources } from './iot/dead-letters';
 import { verifySigV4 } from './aws/sigv4';
 import { OfflineLambdaInvoker } from './iot/lambda-invoker';
@@ -63,7 +68,14 @@ export class OfflineCloud {
     // Started by local/stack.ts: the stack ends with the process that started it.
     exitWithParent();
     // Rules first: an unsupported SQL stops start-up before anything listens.
-    const rules = rulesFromFunctions(this.functions(), (key) => this.functionName(key));
+    // The iot events (with their restated `extensions`) and every AWS::IoT::TopicRule resource.
+    const rules = rulesFromTemplate(this.functions(), {
+      functionName: (key) => this.functionName(key),
+      stackName: this.stackName(),
+      resources: this.resources(),
+      extensions: this.extensions(),
+      accountId: OFFLINE_ACCOUNT_ID,
+    });
     const region = String(this.serverless.service.provider.region ?? 'us-east-1');
     const policies = loadDevicePolicy(this.resources(), {
       partition: 'aws',
@@ -85,11 +97,13 @@ export class OfflineCloud {
         httpsPort: this.settings.httpsPort,
         dataPlanePort: this.settings.iotDataPort,
         plainMqttPort: this.settings.plainMqttPort,
+        alpnPort: this.settings.alpnPort,
         stateDir: defaultLocalCloudDir(),
         rules,
         policies,
         region,
         lambdaEndpoint: `http://${host}:${this.settings.lambdaPort}`,
+        dynamodbEndpoint: this.dynamodb.endpoint,
         onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
         onDenied: (reason) => this.utils.log.notice(`IoT policy ${reason}`),
         onCertificateRefused: (reason) => this.utils.log.notice(`IoT certificate ${reason}`),
@@ -169,8 +183,9 @@ export class OfflineCloud {
         : []),
       `  HTTPS (mTLS)    https://${host}:${iot?.https.port}/topics/{topic}?qos=1`,
       `  IoT data plane  http://${host}:${iot?.dataPlane.port}`,
+      `  IoT "443"       ${host}:${iot?.alpn?.port}   ALPN x-amzn-mqtt-ca (MQTT), x-amzn-http-ca (HTTPS); wss://${host}:${iot?.alpn?.port}/mqtt (SigV4)`,
       `  Rules backlog   ${iot ? formatBacklog(iot.backlog()) : 'n/a'}`,
-      `  Topic rules     ${iot?.rules.rules.map((rule) => `${rule.name} → ${rule.functionName}`).join(', ') || 'none'}`,
+      `  Topic rules     ${iot ? describeRules(iot.rules.rules) : 'none'}   Basic Ingest: $aws/rules/<rule>/<topic>`,
       `  Local CA        ${iot?.caCertificatePath}   devices: npm run device:create -- --thing sensor-1`,
       `  DynamoDB        ${this.dynamodb?.endpoint}   tables: ${this.dynamodb?.tables.join(', ')}`,
       `  Lambda invoke   http://${host}:${lambdaPort}`,
@@ -255,6 +270,22 @@ export class OfflineCloud {
 
   private stage(): string {
     return this.serverless.service.provider.stage ?? 'dev';
+  }
+
+  /** CloudFormation's stack name, from which it names rules that have no RuleName. */
+  private stackName(): string {
+    const provider = this.serverless.service.provider as { stackName?: string };
+    return provider.stackName ?? `${this.serverless.service.service}-${this.stage()}`;
+  }
+
+  /** serverless.yml's `extensions` (a resources file restating the framework's rule). */
+  private extensions(): Record<string, { Properties?: Record<string, unknown> }> {
+    const resources = this.serverless.service.resources;
+    const list = Array.isArray(resources) ? resources : [resources];
+    return Object.assign(
+      {},
+      ...list.map((entry) => (entry as { extensions?: object } | undefined)?.extensions ?? {}),
+    );
   }
 
   private resources(): Record<string, CloudFormationResource> {

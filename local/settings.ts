@@ -15,6 +15,11 @@ export interface OfflineSettings {
   iotDataPort: number;
   /** A plain MQTT listener for trusted local tools; off unless set. */
   plainMqttPort: number | undefined;
+  /**
+   * IoT Core's 443, offline (ALPN MQTT/HTTPS and MQTT over WebSocket): ALPN_PORT, or a free port
+   * (0) so stacks side by side never collide; the banner names it.
+   */
+  alpnPort: number;
   dashboardPort: number;
   /** Most Lambda workers one function runs at once offline (OFFLINE_LAMBDA_CONCURRENCY). */
   lambdaConcurrency: number;
@@ -53,6 +58,10 @@ export function readSettings(
     iotDataPort: pick('iotDataPort', cloud, 8444),
     dashboardPort: pick('dashboardPort', cloud, 8080),
     lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 4),
+    alpnPort: port(
+      'alpnPort',
+      options.alpnPort ?? cloud.alpnPort ?? (process.env.ALPN_PORT || undefined) ?? 0,
+    ),
     plainMqttPort:
       (options.plainMqttPort ?? cloud.plainMqttPort ?? '') === ''
         ? undefined
@@ -85,6 +94,7 @@ const PORT_VARIABLES: Record<string, string> = {
   iotDataPort: 'IOT_DATA_PORT',
   plainMqttPort: 'PLAIN_MQTT_PORT',
   dashboardPort: 'DASHBOARD_PORT',
+  alpnPort: 'ALPN_PORT',
 };
 
 /** Fails with one clear message naming every port that is taken and how to choose another. */
