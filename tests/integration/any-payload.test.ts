@@ -183,3 +183,28 @@ describe('payloads nested deeper than anyone should', () => {
     expect(values.map((frame) => frame.kind)).toEqual(['json', 'json']);
   });
 });
+
+describe('a frame over API Gateway’s 128 KB message limit', () => {
+  // API Gateway quotas for WebSocket APIs: a message is at most 128 KB, and the offline
+  // @connections answers 413 above it. A 120 KB binary payload (within IoT Core's 128 KB)
+  // becomes ~160 KB of base64 in the frame: every client gets a notice instead, nothing fails.
+  it('reaches every client as kind "tooLarge" with its size, and is not dead-lettered', async () => {
+    const second = await connectClient(stack.websocketUrl);
+    const credentials = deviceCredentials(stack.localCloudDir, 'big-1');
+    const device = await connectDevice(stack.ports.mqtt, credentials);
+    const payload = Buffer.alloc(120 * 1024, 0xff);
+    await device.publishAsync('devices/big-1/telemetry', payload, { qos: 1 });
+    await device.endAsync();
+    for (const client of [viewer, second]) {
+      const notice = await client.waitFor(
+        from('big-1', () => true),
+        20_000,
+      );
+      expect(notice).toMatchObject({ kind: 'tooLarge', size: payload.length, data: {} });
+      expect(notice).not.toHaveProperty('base64');
+    }
+    await second.close();
+    const letters = await new DeadLetterStore(deadLetterDirectory(stack.localCloudDir)).list();
+    expect(letters.filter((letter) => letter.topic === 'devices/big-1/telemetry')).toEqual([]);
+  });
+});
