@@ -255,8 +255,12 @@ describe('the template', () => {
       'dynamodb:Scan',
     ]) {
       expect(byAction(action).length).toBeGreaterThan(0);
+      // The connections, or their change log (shared/connections/change-log.ts).
       for (const s of byAction(action))
-        expect(s.Resource).toEqual({ 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] });
+        expect([
+          { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] },
+          { 'Fn::GetAtt': ['ConnectionChangesTable', 'Arn'] },
+        ]).toContainEqual(s.Resource);
     }
     expect(byAction('iot:Publish').map((s) => s.Resource)).toEqual([
       {
@@ -267,9 +271,11 @@ describe('the template', () => {
     const used = new Set(statements.flatMap((s) => ([] as string[]).concat(s.Action as string)));
     expect([...used].filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(
       [
+        'dynamodb:BatchGetItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
+        'dynamodb:Query',
         'dynamodb:Scan',
         'dynamodb:UpdateItem',
       ].sort(),
