@@ -34,13 +34,15 @@ export async function startHandlerEnv(): Promise<HandlerEnv> {
     db,
     api,
     items: async () =>
-      ((await client.send(new ScanCommand({ TableName: TEST_TABLE }))).Items ?? []).filter(
-        (item) => item.connectionId !== VERSION_ITEM_ID,
-      ),
+      (
+        (await client.send(new ScanCommand({ TableName: TEST_TABLE, ConsistentRead: true })))
+          .Items ?? []
+      ).filter((item) => item.connectionId !== VERSION_ITEM_ID),
     version: async () =>
-      (((await client.send(new ScanCommand({ TableName: TEST_TABLE }))).Items ?? []).find(
-        (item) => item.connectionId === VERSION_ITEM_ID,
-      )?.version as number | undefined) ?? 0,
+      ((
+        (await client.send(new ScanCommand({ TableName: TEST_TABLE, ConsistentRead: true })))
+          .Items ?? []
+      ).find((item) => item.connectionId === VERSION_ITEM_ID)?.version as number | undefined) ?? 0,
     backdate: async (connectionId, ms) => {
       await client.send(
         new UpdateCommand({
