@@ -7,8 +7,8 @@
  */
 import type { MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import { connectDevice, deviceCredentials } from '../tests/support/devices';
-import { startOfflineStack, type OfflineStack } from '../tests/support/offline-stack';
+import { connectDevice, deviceCredentials } from '../local/stack/devices';
+import { startOfflineStack, type OfflineStack } from '../local/stack';
 import { percentile, preciseNow, round, sleep } from './support/stats';
 
 export interface FloodOptions {

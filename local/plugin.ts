@@ -15,7 +15,11 @@ import { signAccessToken } from '../shared/auth/tokens';
 import { tokenLifetimeFromEnv } from '../shared/config';
 import { ensureLocalTokenSecret } from './auth/token-secret';
 import { buildDashboard } from './dashboard/build';
-import { startDashboardServer, type DashboardServer } from './dashboard/server';
+import {
+  startDashboardServer,
+  type DashboardServer,
+  type LocalConnectionConfig,
+} from './dashboard/server';
 import { OFFLINE_ACCOUNT_ID, startOfflineIotCore, type OfflineIotCore } from './iot/core';
 import { defaultLocalCloudDir } from './iot/identity';
 import { loadDevicePolicy } from './iot/policy';
@@ -40,6 +44,9 @@ import {
   type OfflineSettings,
   type ServerlessLike,
 } from './settings';
+
+/** The dashboard's token lives minutes: the page fetches a fresh one for each (re)connect. */
+const DASHBOARD_TOKEN_TTL_SECONDS = 15 * 60;
 
 interface PluginUtils {
   log: {
@@ -75,6 +82,8 @@ export class OfflineCloud {
       resources: this.resources(),
       extensions: this.extensions(),
       accountId: OFFLINE_ACCOUNT_ID,
+      // aws_lambda() and get_dynamodb() run against the offline Lambda API and dynalite.
+      services: true,
     });
     const region = String(this.serverless.service.provider.region ?? 'us-east-1');
     const policies = loadDevicePolicy(this.resources(), {
@@ -118,12 +127,29 @@ export class OfflineCloud {
         host,
         port: this.settings.dashboardPort,
         root: dashboardDir,
+        localConnection: () => this.dashboardConnection(),
       });
     } catch (error) {
       await this.stop();
       throw error;
     }
     this.injectEnvironment();
+  }
+
+  /** What the dashboard page at its plain address connects with: a token of a few minutes. */
+  private async dashboardConnection(): Promise<LocalConnectionConfig> {
+    const ttlSeconds = DASHBOARD_TOKEN_TTL_SECONDS;
+    const token = await signAccessToken(ensureLocalTokenSecret(defaultLocalCloudDir()), {
+      subject: 'dashboard',
+      commands: true,
+      ttlSeconds,
+      stage: this.stage(),
+    });
+    return {
+      websocketUrl: `ws://${this.settings.host}:${this.settings.websocketPort}`,
+      token,
+      expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+    };
   }
 
   /** serverless-offline's WebSocket API, made to refuse and limit as API Gateway does. */

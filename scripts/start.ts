@@ -1,28 +1,28 @@
 /**
- * `npm start`: the whole edge-to-cloud system offline — `sls offline start` with the offline
- * cloud plugin (DynamoDB, and the IoT Core endpoints) — and, once it is ready, a fleet of
- * simulated devices (scripts/simulator) streaming the dummy data set over MQTT and HTTPS.
- * Arguments other than --devices and --no-devices go to serverless.
+ * `npm start`: the whole edge-to-cloud system offline — the offline stack (local/stack.ts: `sls
+ * offline start` with the offline cloud plugin) and, once it is ready, a fleet of simulated
+ * devices (scripts/simulator) streaming the dummy data set over MQTT and HTTPS.
+ * Arguments other than these options go to serverless.
  *
  * Both children run in process groups of their own, so that this process alone decides how they
- * stop: on Ctrl-C the devices stop first (they print their summary), then the stack; whatever is
- * left of either group afterwards is killed. The exit code is serverless's.
+ * stop: on Ctrl-C the devices stop first (they print their summary), then the stack. Each holds an
+ * IPC channel to this process and ends by itself when this process dies by any other means.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { formatUsage, UsageError, type CommandSpec, type OptionSpecs } from './cli/command-line';
+import { REPO_ROOT, StackStartError, startOfflineStack, type OfflineStack } from '../local/stack';
+import { runCommand, UsageError, type CommandSpec, type OptionSpecs } from './cli/command-line';
 
-const root = path.resolve(import.meta.dirname, '..');
-const serverlessBin = path.join(root, 'node_modules/serverless/bin/serverless.js');
-const simulatorScript = path.join(root, 'scripts/simulator/simulate.ts');
+const simulatorScript = path.join(REPO_ROOT, 'scripts/simulator/simulate.ts');
+const exitWithParent = path.join(REPO_ROOT, 'local/stack/exit-with-parent.ts');
 
-/** The offline cloud's ready block ends with this line, token included: the cue to start devices. */
-const WATCH_LINE = /npx wscat -c "ws:\/\/[^"\s]+"/;
 const DEFAULT_FLEET_SIZE = 5;
 const MAX_FLEET_SIZE = 1000;
 /** How long a child may take to stop after SIGINT before it is killed. */
 const STOP_TIMEOUT_MS = 15_000;
+/** The developer's token in the "Watch it live" line: one working day. */
+const WATCH_TOKEN_TTL_SECONDS = 12 * 60 * 60;
 
 const spec = {
   command: 'npm start --',
@@ -43,67 +43,33 @@ const spec = {
     'Any other option goes to `serverless offline start`.',
     '',
     'Ports (environment): WEBSOCKET_PORT (3001), LAMBDA_PORT (3002), DYNAMODB_PORT (8000),',
-    'MQTT_PORT (8883), HTTPS_PORT (8443), IOT_DATA_PORT (8444). LOCAL_CLOUD_DIR holds the local',
-    'CA and the devices (default: .local-cloud). The devices alone: npm run simulate -- --help',
+    'MQTT_PORT (8883), HTTPS_PORT (8443), IOT_DATA_PORT (8444), DASHBOARD_PORT (8080);',
+    'the defaults are in serverless.yml (custom). LOCAL_CLOUD_DIR holds the local CA and the',
+    'devices (default: .local-cloud). The devices alone: npm run simulate -- --help',
   ],
+  passThrough: true,
 } as const satisfies CommandSpec<OptionSpecs>;
 
-interface StartOptions {
-  fleetSize: number;
-  serverlessArgs: string[];
-}
-
-function parseStartArgs(argv: readonly string[]): StartOptions | undefined {
-  if (argv.includes('--help') || argv.includes('-h')) return undefined;
-  let fleetSize = DEFAULT_FLEET_SIZE;
-  const serverlessArgs: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--no-devices') {
-      fleetSize = 0;
-    } else if (arg === '--devices' || arg.startsWith('--devices=')) {
-      const value = arg === '--devices' ? argv[++i] : arg.slice('--devices='.length);
-      const count = /^\d+$/.test(value ?? '') ? Number(value) : NaN;
-      if (!(count >= 0 && count <= MAX_FLEET_SIZE)) {
-        throw new UsageError(
-          `--devices must be an integer from 0 to ${MAX_FLEET_SIZE}, got ${value === undefined ? 'nothing' : `"${value}"`}`,
-        );
-      }
-      fleetSize = count;
-    } else {
-      serverlessArgs.push(arg);
-    }
+function fleetSizeOf(options: { devices: string | undefined; 'no-devices': boolean }): number {
+  if (options['no-devices']) return 0;
+  if (options.devices === undefined) return DEFAULT_FLEET_SIZE;
+  const count = /^\d+$/.test(options.devices) ? Number(options.devices) : NaN;
+  if (!(count >= 0 && count <= MAX_FLEET_SIZE)) {
+    throw new UsageError(
+      `--devices must be an integer from 0 to ${MAX_FLEET_SIZE}, got "${options.devices}"`,
+    );
   }
-  return { fleetSize, serverlessArgs };
+  return count;
 }
 
-let options: StartOptions | undefined;
-try {
-  options = parseStartArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`error: ${error.message}\n\n${formatUsage(spec)}`);
-  process.exit(2);
-}
-if (!options) {
-  process.stdout.write(formatUsage(spec));
-  process.exit(0);
-}
-const { fleetSize, serverlessArgs } = options;
-
-/** Copies a child's output, each line prefixed; calls `onText` with the text (for the ready line). */
-function relay(from: Readable, to: Writable, prefix = '', onText?: (text: string) => void): void {
+/** Copies a child's output, each line prefixed. */
+function relay(from: Readable, to: Writable, prefix: string): void {
   let partial = '';
   from.setEncoding('utf8');
   from.on('data', (chunk: string) => {
-    if (prefix) {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) to.write(`${prefix}${line}\n`);
-    } else {
-      to.write(chunk);
-    }
-    onText?.(chunk);
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) to.write(`${prefix}${line}\n`);
   });
   from.on('end', () => partial && to.write(`${prefix}${partial}\n`));
 }
@@ -119,14 +85,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGINT to the child, SIGKILL to its group if it takes too long; then its leftovers go too. */
-function stopChild(child: ChildProcess | undefined): Promise<number | null> {
-  if (!child) return Promise.resolve(null);
+/** SIGINT to the devices, SIGKILL to their group if they take too long. */
+function stopDevices(child: ChildProcess | undefined): Promise<void> {
+  if (!child) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       killGroup(child, 'SIGKILL');
-      resolve(child.exitCode);
+      resolve();
     };
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_TIMEOUT_MS);
     if (exited(child)) return done();
@@ -135,90 +101,85 @@ function stopChild(child: ChildProcess | undefined): Promise<number | null> {
   });
 }
 
-const offline = spawn(process.execPath, [serverlessBin, 'offline', 'start', ...serverlessArgs], {
-  cwd: root,
-  stdio: ['ignore', 'pipe', 'pipe'],
-  detached: true,
-});
-let devices: ChildProcess | undefined;
-let stopping = false;
-
-let ready = false;
-let recent = '';
-const watchForReady = (text: string) => {
-  if (ready || stopping) return;
-  recent = (recent + text).slice(-4096);
-  const watch = WATCH_LINE.exec(recent);
-  if (watch) {
-    ready = true;
-    onReady(watch[0]);
-  }
-};
-relay(offline.stdout, process.stdout, '', watchForReady);
-relay(offline.stderr, process.stderr, '', watchForReady);
-
-function onReady(watchCommand: string): void {
-  if (fleetSize > 0) {
-    devices = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        simulatorScript,
-        ...[
-          '--devices',
-          String(fleetSize),
-          '--protocol',
-          'mixed',
-          '--rate',
-          '1',
-          '--duration',
-          '0',
-        ],
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+function startDevices(fleetSize: number, isStopping: () => boolean): ChildProcess {
+  const devices = spawn(
+    process.execPath,
+    [
+      ...['--import', 'tsx', '--import', exitWithParent, simulatorScript],
+      ...['--devices', String(fleetSize), '--protocol', 'mixed', '--rate', '1', '--duration', '0'],
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true },
+  );
+  devices.channel?.unref();
+  relay(devices.stdout as Readable, process.stdout, '[devices] ');
+  relay(devices.stderr as Readable, process.stderr, '[devices] ');
+  devices.once('exit', (code, signal) => {
+    if (isStopping()) return;
+    process.stderr.write(
+      `[devices] the simulated devices stopped (${signal ?? `exit code ${code}`}); the stack keeps running\n`,
     );
-    relay(devices.stdout as Readable, process.stdout, '[devices] ');
-    relay(devices.stderr as Readable, process.stderr, '[devices] ');
-    devices.once('exit', (code, signal) => {
-      if (stopping) return;
-      process.stderr.write(
-        `[devices] the simulated devices stopped (${signal ?? `exit code ${code}`}); the stack keeps running\n`,
-      );
+  });
+  return devices;
+}
+
+async function main(
+  options: { devices: string | undefined; 'no-devices': boolean; stage: string | undefined },
+  serverlessArgs: string[],
+): Promise<void> {
+  const fleetSize = fleetSizeOf(options);
+  let stack: OfflineStack | undefined;
+  let devices: ChildProcess | undefined;
+  let stopping = false;
+
+  let signals = 0;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      signals += 1;
+      if (signals === 1) return void shutdown();
+      // A second Ctrl-C: no more waiting.
+      if (devices) killGroup(devices, 'SIGKILL');
+      if (stack) killGroup(stack.process, 'SIGKILL');
+      process.exit(130);
     });
   }
-  process.stdout.write(`Watch it live: ${watchCommand}\n`);
-}
-
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  // The devices first, so that they do not report the stack going away.
-  await stopChild(devices);
-  const code = await stopChild(offline);
-  process.exit(code ?? 130);
-}
-
-offline.once('exit', (code, signal) => {
-  if (stopping) return;
-  // The stack ended by itself (a taken port, a bad serverless.yml…): the devices go too.
-  stopping = true;
-  void stopChild(devices).then(() => process.exit(code ?? (signal ? 130 : 1)));
-});
-
-let signals = 0;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    signals += 1;
-    if (signals === 1) return void shutdown();
-    // A second Ctrl-C: no more waiting.
-    for (const child of [devices, offline]) if (child) killGroup(child, 'SIGKILL');
-    process.exit(130);
-  });
-}
-// Should this process end any other way, its children do not outlive it.
-process.on('exit', () => {
-  for (const child of [devices, offline]) {
-    if (child && !exited(child)) killGroup(child, 'SIGKILL');
+  async function shutdown(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    // The devices first, so that they do not report the stack going away.
+    await stopDevices(devices);
+    const code = await stack?.stop();
+    process.exit(code ?? 130);
   }
-});
+
+  try {
+    stack = await startOfflineStack({
+      ports: 'configured',
+      stage: options.stage,
+      serverlessArgs,
+      keepOutput: false,
+      ownProcessGroup: true,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      onOutput: (chunk, stream) => process[stream].write(chunk),
+    });
+  } catch (error) {
+    if (!(error instanceof StackStartError)) throw error;
+    // The stack said why (a taken port, a bad serverless.yml…) in its own output.
+    process.exit(error.exitCode || 1);
+  }
+  if (stopping) return;
+  void stack.exited.then((code) => {
+    if (stopping) return;
+    // The stack ended by itself: the devices go too.
+    stopping = true;
+    void stopDevices(devices).then(() => process.exit(code ?? 1));
+  });
+  if (fleetSize > 0) devices = startDevices(fleetSize, () => stopping);
+  const token = await stack.token({
+    subject: 'developer',
+    commands: true,
+    ttlSeconds: WATCH_TOKEN_TTL_SECONDS,
+  });
+  process.stdout.write(`Watch it live: npx wscat -c "${stack.bareWebsocketUrl}?token=${token}"\n`);
+}
+
+void runCommand(spec, main);

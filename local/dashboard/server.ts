@@ -2,6 +2,10 @@
  * A small static file server for the built dashboard (node:http, no dependencies): GET and HEAD
  * only, a content type per extension, `/` → index.html, and nothing outside `root` — a path that
  * escapes it (`..`, an encoded `..`, a symbolic link) is answered 404 like any missing file.
+ *
+ * Offline it also answers `GET /config.json` with the local WebSocket API and a short-lived
+ * token, so that http://localhost:8080 just works — but only to a loopback client that named a
+ * loopback host (a page of another site, even one whose name resolves to 127.0.0.1, gets 403).
  */
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -15,7 +19,19 @@ export interface DashboardServerOptions {
   port: number;
   /** The folder of built files (see build.ts). */
   root: string;
+  /** What `/config.json` hands a loopback client; without it the endpoint answers 404. */
+  localConnection?: () => Promise<LocalConnectionConfig>;
 }
+
+/** The body of `/config.json` (dashboard/src/config.ts reads it). */
+export interface LocalConnectionConfig {
+  websocketUrl: string;
+  token: string;
+  /** When the token expires (seconds since the epoch): the page fetches a new one after. */
+  expiresAt: number;
+}
+
+const CONFIG_PATH = '/config.json';
 
 export interface DashboardServer {
   port: number;
@@ -41,7 +57,10 @@ export async function startDashboardServer(
 ): Promise<DashboardServer> {
   const root = await realpath(path.resolve(options.root));
   const server = http.createServer((request, response) => {
-    serve(root, request, response).catch(() => {
+    const handle = isConfigRequest(request)
+      ? serveConfig(request, response, options.localConnection)
+      : serve(root, request, response);
+    handle.catch(() => {
       if (!response.headersSent) send(response, 500, 'Internal server error\n');
       else response.destroy();
     });
@@ -64,6 +83,45 @@ export async function startDashboardServer(
         server.closeAllConnections();
       }),
   };
+}
+
+function isConfigRequest(request: http.IncomingMessage): boolean {
+  try {
+    return new URL(request.url ?? '/', 'http://dashboard.invalid').pathname === CONFIG_PATH;
+  } catch {
+    return false;
+  }
+}
+
+const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+async function serveConfig(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  localConnection: DashboardServerOptions['localConnection'],
+): Promise<void> {
+  if (request.method !== 'GET') {
+    response.setHeader('Allow', 'GET');
+    return send(response, 405, 'Method not allowed\n');
+  }
+  if (!localConnection) return send(response, 404, 'Not found\n');
+  const hostName = (request.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+  if (
+    !LOOPBACK_ADDRESSES.has(request.socket.remoteAddress ?? '') ||
+    !LOOPBACK_HOSTS.has(hostName)
+  ) {
+    return send(response, 403, 'The local token is for this machine only: open http://localhost\n');
+  }
+  const body = JSON.stringify(await localConnection());
+  response.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    // A token: never cached, never stored by a proxy.
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  response.end(body);
 }
 
 async function serve(

@@ -22,6 +22,8 @@ export interface CommandSpec<Options extends OptionSpecs> {
   options: Options;
   /** Lines printed after the options: examples, environment variables. */
   notes?: readonly string[];
+  /** Unknown options and arguments are handed on (to `main`'s `rest`) instead of refused. */
+  passThrough?: boolean;
 }
 
 /** Booleans default to false; optional strings may be undefined. */
@@ -71,24 +73,47 @@ export function parseOptions<Options extends OptionSpecs>(
   spec: CommandSpec<Options>,
   argv: readonly string[],
 ): OptionValues<Options> | undefined {
+  return parseCommandLine(spec, argv)?.options;
+}
+
+function parseCommandLine<Options extends OptionSpecs>(
+  spec: CommandSpec<Options>,
+  argv: readonly string[],
+): { options: OptionValues<Options>; rest: string[] } | undefined {
   if (argv.includes('--help') || argv.includes('-h')) return undefined;
   let values: Record<string, string | boolean | undefined>;
+  const rest: string[] = [];
   try {
     const config = Object.fromEntries(
       Object.entries(spec.options).map(([name, option]) => [name, { type: option.type }]),
     );
-    ({ values } = parseArgs({ args: [...argv], options: config, strict: true }));
+    const strict = !spec.passThrough;
+    const parsed = parseArgs({ args: [...argv], options: config, strict, tokens: true });
+    values = parsed.values;
+    // Not strict: what is not ours goes on in its order, `--name=value` and `--name value` alike.
+    for (const token of strict ? [] : parsed.tokens) {
+      if (token.kind === 'positional') rest.push(token.value);
+      else if (token.kind === 'option-terminator') rest.push('--');
+      else if (!(token.name in spec.options)) {
+        rest.push(token.inlineValue ? `${token.rawName}=${token.value}` : token.rawName);
+        delete values[token.name];
+      }
+    }
   } catch (error) {
     // parseArgs reports unknown options, missing values and stray arguments as TypeErrors.
     throw new UsageError((error as Error).message);
   }
   for (const [name, option] of Object.entries(spec.options)) {
+    const value = values[name];
+    if (value !== undefined && typeof value !== option.type) {
+      throw new UsageError(`--${name} needs a value`);
+    }
     if (option.type === 'boolean') values[name] ??= false;
     else if (option.required && values[name] === undefined) {
       throw new UsageError(`--${name} is required`);
     }
   }
-  return values as OptionValues<Options>;
+  return { options: values as OptionValues<Options>, rest };
 }
 
 /**
@@ -97,16 +122,16 @@ export function parseOptions<Options extends OptionSpecs>(
  */
 export async function runCommand<Options extends OptionSpecs>(
   spec: CommandSpec<Options>,
-  main: (options: OptionValues<Options>) => Promise<void> | void,
+  main: (options: OptionValues<Options>, rest: string[]) => Promise<void> | void,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
   try {
-    const options = parseOptions(spec, argv);
-    if (options === undefined) {
+    const parsed = parseCommandLine(spec, argv);
+    if (parsed === undefined) {
       process.stdout.write(formatUsage(spec));
       return;
     }
-    await main(options);
+    await main(parsed.options, parsed.rest);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`error: ${error.message}\n\n${formatUsage(spec)}`);

@@ -33,11 +33,17 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-function npmStart(args: string[], env: Record<string, string> = {}): StartRun {
+function npmStart(
+  args: string[],
+  env: Record<string, string> = {},
+  { detached = false } = {},
+): StartRun {
   const child = spawn(process.execPath, [TSX_CLI, 'scripts/start.ts', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a terminal gives `npm start`, so that it can be killed whole.
+    detached,
   });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -93,7 +99,7 @@ function commandLine(pid: number): string {
  * Every process of the tree ends. Helpers such as tsx's esbuild service quit on their own once
  * their parent's pipe closes, a moment after it exits: a bounded wait, not a fixed sleep.
  */
-async function expectAllEnded(tree: number[]): Promise<void> {
+async function expectAllEnded(tree: number[], timeoutMs = 5_000): Promise<void> {
   const left = () => tree.filter(isRunning);
   await until(
     () => left().length === 0,
@@ -101,7 +107,7 @@ async function expectAllEnded(tree: number[]): Promise<void> {
       `still running: ${left()
         .map((pid) => `${pid} ${commandLine(pid)}`)
         .join('; ')}`,
-    5_000,
+    timeoutMs,
   );
 }
 
@@ -124,8 +130,17 @@ function assertPortFree(port: number): Promise<void> {
 
 /** Free ports for every listener of the stack, its own state folder and build folder. */
 async function stackEnvironment(name: string) {
-  const ports = await freePorts(7);
-  const names = ['WEBSOCKET', 'LAMBDA', 'DYNAMODB', 'MQTT', 'HTTPS', 'IOT_DATA', 'HTTP'];
+  const names = [
+    'WEBSOCKET',
+    'LAMBDA',
+    'DYNAMODB',
+    'MQTT',
+    'HTTPS',
+    'IOT_DATA',
+    'HTTP',
+    'DASHBOARD',
+  ];
+  const ports = await freePorts(names.length);
   const workFolder = `.esbuild-test-start-${process.pid}-${ports[0]}`;
   workFolders.push(workFolder);
   const env: Record<string, string> = {
@@ -185,6 +200,26 @@ describe('npm start', () => {
     expect(await run.exited).toBe(0);
     expect(run.output()).not.toContain('[devices]');
     await expectAllEnded(tree);
+    for (const free of ports) await assertPortFree(free);
+  }, 120_000);
+
+  it('SIGKILL of its process group leaves no stack or device behind holding ports', async () => {
+    const { ports, env } = await stackEnvironment('killed');
+    const run = npmStart(['--devices', '1'], env, { detached: true });
+    await until(
+      () => run.output().includes('[devices] sensor-1 (mqtt): connected'),
+      () => `no device connected; output:\n${run.output()}`,
+    );
+    const tree = descendants(run.child.pid ?? -1);
+    expect(
+      tree.map(commandLine).filter((command) => command.includes('offline start')),
+    ).toHaveLength(1);
+    expect(tree.map(commandLine).filter((command) => command.includes('simulate'))).not.toEqual([]);
+    // Nothing of start.ts runs after this: the stack and the devices (their own groups) see the
+    // IPC channel close and stop by themselves.
+    process.kill(-(run.child.pid ?? 0), 'SIGKILL');
+    await run.exited;
+    await expectAllEnded(tree, 15_000);
     for (const free of ports) await assertPortFree(free);
   }, 120_000);
 
