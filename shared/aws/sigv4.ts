@@ -42,12 +42,13 @@ export class RequestSigner {
 
   /** The headers to add: x-amz-date, the session token if any, and authorization. */
   sign(request: SignableRequest, now: Date = new Date()): Record<string, string> {
-    const amzDate = now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+    const amzDate = now
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/[-:]/g, '');
     const day = amzDate.slice(0, 8);
     const { sessionToken } = this.credentials;
-    const signedHeaders = sessionToken
-      ? 'host;x-amz-date;x-amz-security-token'
-      : 'host;x-amz-date';
+    const signedHeaders = sessionToken ? 'host;x-amz-date;x-amz-security-token' : 'host;x-amz-date';
     const canonicalRequest = [
       request.method,
       canonicalPath(request.path),

@@ -128,7 +128,10 @@ export class SignedConnectionSender implements ConnectionSender {
         },
       );
       // A hung post must not outlive the broadcast's deadline (nor the Lambda's timeout).
-      const timer = setTimeout(() => request.destroy(new RequestTimeoutError(timeoutMs)), timeoutMs);
+      const timer = setTimeout(
+        () => request.destroy(new RequestTimeoutError(timeoutMs)),
+        timeoutMs,
+      );
       request.once('error', (error) => {
         clearTimeout(timer);
         reject(error);

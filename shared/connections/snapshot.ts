@@ -148,5 +148,4 @@ export class ConnectionSnapshot implements ConnectionSource {
     };
     return this.state;
   }
-
 }

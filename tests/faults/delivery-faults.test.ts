@@ -110,15 +110,50 @@ describe('fault injection', () => {
     expect(env.api.requests - startRequests).toBe(50 + 30);
   });
 
-  it('a management API that stays down fails the event loudly so Lambda retries and dead-letters it', async () => {
+  // The handler keeps 1 s of the Lambda's remaining time in hand: with 2.5 s left, the
+  // broadcast's deadline is 1.5 s away, and nothing may run past it.
+  const DEADLINE_MS = 1_500;
+  const SLACK_MS = 150;
+  const shortContext = () => ({ ...lambdaContext(), getRemainingTimeInMillis: () => 2_500 });
+
+  it('a management API that stays down fails the event loudly, by the deadline, so Lambda retries and dead-letters it', async () => {
     await openConnections(3, 'down');
     env.api.outage = 500;
-    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 2_500 };
-    await expect(forwardTelemetry(reading(0), context)).rejects.toBeInstanceOf(
-      PartialDeliveryError,
-    );
-    env.api.outage = undefined;
+    // 400 ms per answer: six tries (the retry policy's most) with their backoff take > 2.4 s,
+    // so only the deadline check can end this by 1.5 s.
+    env.api.latencyMs = 400;
+    const started = Date.now();
+    try {
+      await expect(forwardTelemetry(reading(0), shortContext())).rejects.toBeInstanceOf(
+        PartialDeliveryError,
+      );
+      expect(Date.now() - started).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    } finally {
+      env.api.outage = undefined;
+      env.api.latencyMs = 0;
+    }
   });
+
+  it.each(['hang', 'reset'] as const)(
+    'a management API whose posts %s: the event fails by the deadline, not at the Lambda timeout',
+    async (fault) => {
+      await openConnections(3, fault);
+      env.api.fault = fault;
+      const started = Date.now();
+      try {
+        await expect(forwardTelemetry(reading(0), shortContext())).rejects.toBeInstanceOf(
+          PartialDeliveryError,
+        );
+        const elapsed = Date.now() - started;
+        console.log(`fault "${fault}": the event failed after ${elapsed} ms`);
+        expect(elapsed).toBeLessThan(DEADLINE_MS + SLACK_MS);
+        // A hung post is given up on at the deadline, not earlier (nothing else ends it).
+        if (fault === 'hang') expect(elapsed).toBeGreaterThanOrEqual(DEADLINE_MS - SLACK_MS);
+      } finally {
+        env.api.fault = undefined;
+      }
+    },
+  );
 
   it('DynamoDB throttles reads: the SDK backs off and every message is delivered', async () => {
     const clients = await openConnections(5, 'throttled');
