@@ -8,7 +8,6 @@ export type ErrorCode =
   | 'UNKNOWN_ACTION'
   | 'VALIDATION_FAILED'
   | 'MESSAGE_TOO_LARGE'
-  | 'INVALID_TOPIC_FILTER'
   | 'COMMAND_FAILED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'
@@ -68,12 +67,6 @@ export class MessageTooLargeError extends AppError {
       size,
       limit,
     });
-  }
-}
-
-export class InvalidTopicFilterError extends AppError {
-  constructor(filter: string, reason: string) {
-    super('INVALID_TOPIC_FILTER', `Invalid topic filter "${filter}": ${reason}`, 400, { filter });
   }
 }
 

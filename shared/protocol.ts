@@ -73,7 +73,6 @@ export const sendCommandSchema = z.object({
 });
 
 export const ACTIONS = ['sendMessage', 'subscribe', 'unsubscribe', 'sendCommand'] as const;
-export type ActionName = (typeof ACTIONS)[number];
 
 /**
  * How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), counted without
@@ -152,7 +151,6 @@ export type TelemetryFrame = TelemetryFrameBase &
     | { kind: 'tooLarge'; payloadKind: TelemetryPayloadKind; frameSize: number; limit: number }
   );
 export type TelemetryPayloadKind = 'object' | 'json' | 'text' | 'binary' | 'empty';
-export type TelemetryFrameKind = TelemetryFrame['kind'];
 export interface ChatFrame {
   type: 'message';
   id: string;

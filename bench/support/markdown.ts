@@ -21,5 +21,3 @@ export function formatNumber(value: number): string {
     maximumFractionDigits: digits,
   });
 }
-
-export const ms = (value: number): string => `${formatNumber(value)} ms`;

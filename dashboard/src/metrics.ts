@@ -8,7 +8,6 @@ export const METRICS = [
 ] as const;
 
 export type Metric = (typeof METRICS)[number];
-export type MetricKey = Metric['key'];
 
 /** The metric values of a reading, NaN where a field is missing or not a finite number. */
 export function metricValues(data: Record<string, unknown>): number[] {

@@ -8,32 +8,12 @@ export {
   ensureLocalCa,
   ensureServerCertificate,
   issueDeviceCertificate,
-  type DeviceCertificate,
-  type DeviceIssueOptions,
-  type IssueOptions,
   type LocalCa,
-  type PemKeyPair,
   type ServerCertificate,
 } from './certificate-authority';
-export {
-  CertificateRegistry,
-  commonNameOf,
-  type CertificateRecord,
-  type CertificateStatus,
-  type RegisteredCertificate,
-} from './certificate-registry';
-export {
-  CertificateGate,
-  type Admission,
-  type CertificateGateOptions,
-  type CertificateIdentity,
-} from './certificate-gate';
-export { writeKeyDirectory, type KeyDirectoryFile } from './key-directory';
+export { CertificateRegistry } from './certificate-registry';
+export { CertificateGate } from './certificate-gate';
+export { writeKeyDirectory } from './key-directory';
 export { defaultLocalCloudDir } from './paths';
-export { isThingName, THING_NAME_PATTERN } from './thing-name';
-export {
-  certificateIdOf,
-  isSignedByCa,
-  thingNameFromCertificate,
-  type CertificateInput,
-} from './verification';
+export { isThingName } from './thing-name';
+export { certificateIdOf, isSignedByCa, thingNameFromCertificate } from './verification';

@@ -3,14 +3,8 @@
  * resources, resolved as CloudFormation would, and evaluated as IoT Core does when a device
  * connects, publishes, subscribes or receives.
  */
-export { resolvePolicyDocument, type PseudoParameters } from './cloudformation';
-export {
-  PolicyDocumentError,
-  type Effect,
-  type IotAction,
-  type PolicyDocument,
-  type PolicyStatement,
-} from './document';
+export { resolvePolicyDocument } from './cloudformation';
+export { PolicyDocumentError, type IotAction, type PolicyDocument } from './document';
 export {
   evaluate,
   evaluatePolicies,
@@ -19,4 +13,4 @@ export {
   type NamedPolicyDocument,
   type PolicyContext,
 } from './evaluate';
-export { loadDevicePolicy, type LoadedPolicy } from './load';
+export { loadDevicePolicy } from './load';
