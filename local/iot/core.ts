@@ -15,7 +15,7 @@ import { startDataPlaneEndpoint, type DataPlaneEndpoint } from './endpoints/data
 import { startDeviceHttpsEndpoint, type DeviceHttpsEndpoint } from './endpoints/device-https';
 import { PublishRequestError, type PublishRequest } from './endpoints/publish-request';
 import { verifyPresignedSigV4 } from '../aws/sigv4';
-import { OFFLINE_CREDENTIALS } from '../offline-credentials';
+import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../offline-credentials';
 import type { MessageProperties } from './broker/mqtt5';
 import { CertificateRegistry, ensureLocalCa, ensureServerCertificate } from './identity';
 import { OfflineLambdaInvoker } from './lambda-invoker';
@@ -251,7 +251,8 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
               headers: request.headers,
             },
             OFFLINE_CREDENTIALS,
-            { service: 'iotdevicegateway', region: options.region },
+            // Signed with the offline credentials' region, as the data plane's requests are.
+            { service: 'iotdevicegateway', region: OFFLINE_REGION },
           );
           return verdict.ok
             ? verdict

@@ -18,7 +18,8 @@ import {
   LOCAL_CLOUD_DIR_NOTE,
   resolveTarget,
 } from './device-options';
-import { createLocalDevice } from './local-device';
+import { createLocalDevice, portFromEnv } from './local-device';
+import { DEVICE_PROTOCOLS, deviceCommandLine, type DeviceProtocol } from './protocol-commands';
 import { COMMON_NAME_PATTERN } from '../../local/iot/identity/index';
 
 const spec = {
@@ -41,22 +42,48 @@ const spec = {
       description:
         'offline only: a certificate subject CN other than the thing name, to try what AWS does with one',
     },
+    protocol: {
+      type: 'string',
+      value: 'mqtt|mqtt5|https|alpn|wss',
+      description:
+        'also print the device-side command line that publishes a reading over this protocol\n' +
+        '(mosquitto_pub, curl, or mqtt.js for MQTT over WebSocket)',
+    },
   },
   notes: [
     'Environment:',
     LOCAL_CLOUD_DIR_NOTE,
     '  MQTT_PORT, HTTPS_PORT  ports written to a local device.json (default: 8883, 8443)',
+    "  ALPN_PORT              the offline IoT Core's 443-style port, for --protocol alpn|wss",
     AWS_ENVIRONMENT_NOTE,
     '',
     'Examples:',
     '  npm run device:create -- --thing sensor-1',
     '  npm run device:create -- --thing sensor-1 --stage dev --region eu-west-1',
     '  npm run device:create -- --thing sensor-9 --common-name "AWS IoT Certificate"',
+    '  npm run device:create -- --thing sensor-1 --protocol mqtt5',
   ],
 } as const satisfies CommandSpec<OptionSpecs>;
 
 await runCommand(spec, async (options) => {
   const target = resolveTarget(options);
+  const protocol = options.protocol;
+  if (protocol !== undefined && !(DEVICE_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new UsageError(
+      `--protocol must be one of ${DEVICE_PROTOCOLS.join(', ')}, got "${protocol}"`,
+    );
+  }
+  const printCommand = (device: CreatedDevice) => {
+    if (protocol === undefined) return;
+    const alpnPort = process.env.ALPN_PORT ? portFromEnv(process.env, 'ALPN_PORT', 0) : undefined;
+    const lines = deviceCommandLine({
+      protocol: protocol as DeviceProtocol,
+      folder: device.folder,
+      config: device.config,
+      alpnPort: device.config.mode === 'aws' ? undefined : alpnPort,
+    });
+    process.stdout.write(`\n${lines.join('\n')}\n`);
+  };
   const { thingName, devicesDir } = target;
   const commonName = options['common-name'];
 
@@ -74,6 +101,7 @@ await runCommand(spec, async (options) => {
       commonName,
     });
     printSummary(`Created device "${thingName}" for the offline IoT Core`, device);
+    printCommand(device);
     for (const id of device.revokedCertificateIds) {
       process.stdout.write(`Revoked the earlier certificate ${id}\n`);
     }
@@ -95,6 +123,7 @@ await runCommand(spec, async (options) => {
       log: (line) => process.stderr.write(`  ${line}\n`),
     });
     printSummary(`Created device "${thingName}" in AWS IoT Core (stage ${stage})`, device);
+    printCommand(device);
   } finally {
     iot.destroy();
   }

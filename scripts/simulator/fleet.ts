@@ -4,10 +4,10 @@ import { cancellableSleep } from './backoff';
 import type { SimulatedDevice } from './device';
 import { HttpsDevice } from './https-device';
 import { loadDeviceIdentity } from './identity';
-import { MqttDevice } from './mqtt-device';
+import { MqttDevice, type MqttVariant } from './mqtt-device';
 import type { SimulatorConfig } from './options';
 import { buildSchedules, sourceDeviceIds, type DeviceSchedule } from './schedule';
-import type { FleetStats, Protocol, Reporter } from './stats';
+import type { FleetStats, Reporter } from './stats';
 
 export class Fleet {
   readonly devices: SimulatedDevice[];
@@ -42,11 +42,12 @@ export class Fleet {
       );
     }
     const devices = identities.map((identity, index): SimulatedDevice => {
-      const protocol = protocolOf(config.protocol, index);
-      stats.devices[protocol]++;
-      return protocol === 'mqtt'
-        ? new MqttDevice(identity, stats, reporter)
-        : new HttpsDevice(identity, stats, reporter);
+      const choice = protocolOf(config.protocol, index);
+      // Every MQTT transport counts as mqtt in the summary; the device's lines name its variant.
+      stats.devices[choice === 'https' ? 'https' : 'mqtt']++;
+      return choice === 'https'
+        ? new HttpsDevice(identity, stats, reporter)
+        : new MqttDevice(identity, stats, reporter, choice, env);
     });
     return new Fleet(config, devices);
   }
@@ -106,7 +107,7 @@ export class Fleet {
   }
 }
 
-function protocolOf(choice: SimulatorConfig['protocol'], index: number): Protocol {
+function protocolOf(choice: SimulatorConfig['protocol'], index: number): MqttVariant | 'https' {
   if (choice === 'mixed') return index % 2 === 0 ? 'mqtt' : 'https';
   return choice;
 }

@@ -22,6 +22,10 @@ export interface DeviceIdentity {
   host: string;
   mqttPort: number;
   httpsPort: number;
+  /** IoT Core's 443 (ALPN, MQTT over WebSocket); offline ALPN_PORT, undefined when not set. */
+  alpnPort: number | undefined;
+  /** Which cloud: the offline one signs WebSocket URLs with the offline credentials. */
+  mode: 'local' | 'aws';
   /** PEM: the root CA the device trusts, its certificate and its private key. */
   ca: string;
   cert: string;
@@ -47,7 +51,10 @@ export function loadDeviceIdentity(
     if (config.mode !== 'aws' || config.stage !== stage) {
       throw new Error(`${folder} does not hold a device of stage ${stage}`);
     }
-    return readIdentity(folder, config, config.mqttPort, config.httpsPort, false);
+    return {
+      ...readIdentity(folder, config, config.mqttPort, config.httpsPort, false),
+      alpnPort: 443,
+    };
   }
 
   const devicesDir = defaultDevicesDir({ mode: 'local' }, env);
@@ -68,13 +75,16 @@ export function loadDeviceIdentity(
     throw new Error(`${folder} holds an AWS IoT device; use --stage ${config.stage ?? '<stage>'}`);
   }
   // The offline IoT Core listens where MQTT_PORT and HTTPS_PORT say, as when the folder was made.
-  return readIdentity(
-    folder,
-    config,
-    portFromEnv(env, 'MQTT_PORT', config.mqttPort),
-    portFromEnv(env, 'HTTPS_PORT', config.httpsPort),
-    provisioned,
-  );
+  return {
+    ...readIdentity(
+      folder,
+      config,
+      portFromEnv(env, 'MQTT_PORT', config.mqttPort),
+      portFromEnv(env, 'HTTPS_PORT', config.httpsPort),
+      provisioned,
+    ),
+    alpnPort: env.ALPN_PORT ? portFromEnv(env, 'ALPN_PORT', 0) : undefined,
+  };
 }
 
 function readIdentity(
@@ -83,7 +93,7 @@ function readIdentity(
   mqttPort: number,
   httpsPort: number,
   provisioned: boolean,
-): DeviceIdentity {
+): Omit<DeviceIdentity, 'alpnPort'> {
   if (config.thingName !== path.basename(folder)) {
     throw new Error(`${folder}: device.json names the thing "${config.thingName}"`);
   }
@@ -102,6 +112,7 @@ function readIdentity(
     host: config.endpoint,
     mqttPort,
     httpsPort,
+    mode: config.mode,
     ca: read(config.rootCa),
     cert: read(CERTIFICATE_FILE),
     key: read(PRIVATE_KEY_FILE),

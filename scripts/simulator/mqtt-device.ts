@@ -1,11 +1,15 @@
 /**
- * A device on MQTT: one mutual-TLS connection (client id = thing name, persistent session),
+ * A device on MQTT: one connection (client id = thing name, persistent session) in one of IoT
+ * Core's MQTT transports: `mqtt` (3.1.1, mutual TLS, 8883), `mqtt5` (MQTT 5, 8883), `alpn` (3.1.1
+ * with mutual TLS on the 443 port, ALPN x-amzn-mqtt-ca), `wss` (MQTT 5 over WebSocket, the URL
+ * signed with SigV4 afresh on each connect; no certificate: an IAM principal),
  * readings published at QoS 1 to devices/{id}/telemetry, commands received on
  * devices/{id}/commands and answered with an ack on the telemetry topic. A lost or refused
  * connection is reported and re-established with exponential backoff and jitter; the session's
  * unconfirmed messages are sent again after the reconnect.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credentials';
 import type { DeviceCommand } from '../../shared/protocol';
 import type { Reading } from '../../shared/telemetry/reading';
 import { commandTopic, telemetryTopic } from '../../shared/topics';
@@ -14,6 +18,9 @@ import { InFlight, type SimulatedDevice } from './device';
 import type { DeviceIdentity } from './identity';
 import type { FleetStats, Reporter } from './stats';
 import { describeTransportError } from './transport-errors';
+import { presignedMqttUrl } from './wss-url';
+
+export type MqttVariant = 'mqtt' | 'mqtt5' | 'alpn' | 'wss';
 
 /** What the device publishes to its telemetry topic when it has received a command. */
 export interface CommandAck {
@@ -47,9 +54,12 @@ export class MqttDevice implements SimulatedDevice {
     identity: DeviceIdentity,
     private readonly stats: FleetStats,
     private readonly reporter: Reporter,
+    private readonly variant: MqttVariant = 'mqtt',
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     this.deviceId = identity.thingName;
-    this.url = `mqtts://${identity.host}:${identity.mqttPort}`;
+    const transport = transportOf(identity, variant, env);
+    this.url = transport.url;
     this.readings = new InFlight((ok) =>
       ok ? stats.readings.mqtt.acked++ : stats.readings.mqtt.failed++,
     );
@@ -57,9 +67,7 @@ export class MqttDevice implements SimulatedDevice {
     this.client = mqtt.connect(this.url, {
       clientId: identity.thingName,
       ca: identity.ca,
-      cert: identity.cert,
-      key: identity.key,
-      protocolVersion: 4,
+      ...transport.options,
       clean: false,
       keepalive: 30,
       connectTimeout: 10_000,
@@ -100,7 +108,7 @@ export class MqttDevice implements SimulatedDevice {
   }
 
   private report(line: string): void {
-    this.reporter.log(`${this.deviceId} (mqtt): ${line}`);
+    this.reporter.log(`${this.deviceId} (${this.variant}): ${line}`);
   }
 
   private onConnect(): void {
@@ -174,4 +182,61 @@ export class MqttDevice implements SimulatedDevice {
       settle(!error),
     );
   }
+}
+
+/** Where and how a variant connects. */
+function transportOf(
+  identity: DeviceIdentity,
+  variant: MqttVariant,
+  env: NodeJS.ProcessEnv,
+): { url: string; options: IClientOptions } {
+  const certificate = { cert: identity.cert, key: identity.key };
+  if (variant === 'mqtt' || variant === 'mqtt5') {
+    return {
+      url: `mqtts://${identity.host}:${identity.mqttPort}`,
+      options: { ...certificate, protocolVersion: variant === 'mqtt5' ? 5 : 4 },
+    };
+  }
+  const port = identity.alpnPort;
+  if (port === undefined) {
+    throw new Error(
+      `${identity.thingName}: --protocol ${variant} needs ALPN_PORT, the offline IoT Core's ` +
+        '443-style port (named in the npm start banner; ALPN_PORT=4443 npm start fixes it)',
+    );
+  }
+  if (variant === 'alpn') {
+    return {
+      url: `mqtts://${identity.host}:${port}`,
+      options: { ...certificate, protocolVersion: 4, ALPNProtocols: ['x-amzn-mqtt-ca'] },
+    };
+  }
+  const signing = webSocketSigning(identity, env);
+  const sign = () => presignedMqttUrl({ host: identity.host, port, ...signing });
+  return {
+    url: sign(),
+    // A fresh signature for every (re)connect: a signed URL is good for 15 minutes.
+    options: { protocolVersion: 5, transformWsUrl: () => sign() },
+  };
+}
+
+function webSocketSigning(identity: DeviceIdentity, env: NodeJS.ProcessEnv) {
+  if (identity.mode === 'local') {
+    return { region: OFFLINE_REGION, credentials: OFFLINE_CREDENTIALS };
+  }
+  const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN } = env;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!AWS_ACCESS_KEY_ID || !AWS_SECRET_ACCESS_KEY || !region) {
+    throw new Error(
+      `${identity.thingName}: --protocol wss on AWS signs with AWS_ACCESS_KEY_ID, ` +
+        'AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and AWS_REGION: set them',
+    );
+  }
+  return {
+    region,
+    credentials: {
+      accessKeyId: AWS_ACCESS_KEY_ID,
+      secretAccessKey: AWS_SECRET_ACCESS_KEY,
+      sessionToken: AWS_SESSION_TOKEN,
+    },
+  };
 }

@@ -11,7 +11,7 @@ import { parseReadingsCsv } from '../../shared/telemetry/csv';
 import { DATASET_DEFAULTS } from '../../shared/telemetry/generator';
 import type { Reading } from '../../shared/telemetry/reading';
 
-export const PROTOCOL_CHOICES = ['mqtt', 'https', 'mixed'] as const;
+export const PROTOCOL_CHOICES = ['mqtt', 'mqtt5', 'https', 'alpn', 'wss', 'mixed'] as const;
 export type ProtocolChoice = (typeof PROTOCOL_CHOICES)[number];
 
 export const DEFAULTS = { devices: 5, rate: 1, durationSeconds: 60, protocol: 'mixed' } as const;
@@ -45,8 +45,11 @@ export const simulatorSpec = {
     },
     protocol: {
       type: 'string',
-      value: 'mqtt|https|mixed',
-      description: `how devices connect; mixed alternates per device (default ${DEFAULTS.protocol})`,
+      value: 'mqtt|mqtt5|https|alpn|wss|mixed',
+      description:
+        'mqtt (3.1.1, 8883), mqtt5 (MQTT 5, 8883), https (8443), alpn (MQTT on the 443 port, ALPN\n' +
+        'x-amzn-mqtt-ca), wss (MQTT 5 over WebSocket, SigV4-signed URL), or mixed: mqtt and https\n' +
+        `alternating per device (default ${DEFAULTS.protocol})`,
     },
     seed: {
       type: 'string',
@@ -80,6 +83,9 @@ export const simulatorSpec = {
     'Environment (offline):',
     "  LOCAL_CLOUD_DIR        the offline cloud's CA and devices/ (default: .local-cloud)",
     '  MQTT_PORT, HTTPS_PORT  ports of the offline IoT Core (default: from device.json)',
+    '  ALPN_PORT              its 443-style port, for alpn and wss (the npm start banner names it)',
+    '  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION',
+    '                         with --stage and wss: the IAM credentials the URL is signed with',
     '',
     'Examples:',
     '  npm run simulate -- --devices 5 --rate 1 --duration 60 --protocol mixed',

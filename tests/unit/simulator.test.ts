@@ -50,7 +50,7 @@ describe('simulator arguments', () => {
     [['--rate', '0'], /--rate must be a number > 0/],
     [['--rate', 'fast'], /--rate must be a number/],
     [['--duration=-1'], /--duration must be a number >= 0/],
-    [['--protocol', 'coap'], /--protocol must be one of mqtt, https, mixed/],
+    [['--protocol', 'coap'], /--protocol must be one of mqtt, mqtt5, https, alpn, wss, mixed/],
     [['--seed', 'x'], /--seed must be an integer/],
     [['--stage', 'no/slash'], /--stage "no\/slash" may hold only/],
     [['--speed', '2'], /--speed applies only to --csv/],
