@@ -45,10 +45,14 @@ describe('rulesFromFunctions', () => {
   it('stops with the unsupported part named, the rule and the function', () => {
     expect(() =>
       rulesFromFunctions(
-        { forwardTelemetry: { events: [{ iot: { sql: "SELECT upper(name) AS n FROM 'a/b'" } }] } },
+        {
+          forwardTelemetry: {
+            events: [{ iot: { sql: "SELECT * FROM 'a/b' WHERE name LIKE 'x%'" } }],
+          },
+        },
         functionName,
       ),
-    ).toThrow(/ForwardTelemetryIotTopicRule1 \(function forwardTelemetry\).*upper/s);
+    ).toThrow(/ForwardTelemetryIotTopicRule1 \(function forwardTelemetry\).*LIKE/s);
   });
 });
 

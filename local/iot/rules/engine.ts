@@ -1,67 +1,76 @@
 /**
- * The rules engine: every `iot` event of every function in serverless.yml becomes a topic rule.
- * A matching message invokes the function asynchronously (as the rule's Lambda action does);
- * an action that cannot run, or a function that keeps failing, lands in the dead-letter store
- * (the local twin of the rule's error action) — never dropped.
+ * The rules engine: every `iot` event of every function in serverless.yml, and every
+ * AWS::IoT::TopicRule of its resources, becomes a topic rule (see actions.ts). A matching message
+ * runs the rule's actions: Lambda (invoked asynchronously), SQS (the offline queue store),
+ * Republish (the offline broker) and DynamoDBv2 (dynalite). An action that cannot run, or keeps
+ * failing, goes to the rule's error action — or, for the dead-letter queue and when there is
+ * none, to the dead-letter store — never dropped.
+ *
+ * Basic Ingest ("Reducing messaging costs with Basic Ingest"): a message on
+ * `$aws/rules/<ruleName>/<topic>` goes to that rule alone, which sees `<topic>` as topic().
  *
  * The backlog is bounded: accept() resolves once a message's actions are queued, and waits while
  * the queue is full, so the endpoints hold a device's PUBACK (or HTTPS answer) until then. On
  * stop, what cannot drain in time is written to the dead-letter store.
  */
-import { compileRule, type CompiledRule, type RuleMessage } from './sql';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+
+import {
+  actionsOf,
+  describeAction,
+  failedActionName,
+  rulesFromTemplate,
+  type IotEventDefinition,
+  type RuleAction,
+  type TopicRule,
+} from './actions';
+import type { CompiledRule, RuleMessage, RuleResult, RuleServices } from './sql';
+import type { Json, Value } from './values';
 import type { DeadLetterStore } from '../dead-letters';
+import { basicIngestTopic } from '../limits';
 import type { LambdaInvoker } from '../lambda-invoker';
+import type { OfflineSqsQueues } from '../../sqs/queue-store';
 
-export interface IotEventDefinition {
-  sql: string;
-  enabled?: boolean;
-  name?: string;
-}
-
-export interface TopicRule {
-  name: string;
-  functionName: string;
-  compiled: CompiledRule;
-}
+export type { IotEventDefinition, RuleAction, TopicRule } from './actions';
+export { rulesFromTemplate } from './actions';
 
 interface FunctionDefinitions {
   [functionKey: string]: { name?: string; events?: { iot?: IotEventDefinition }[] };
 }
 
-/** Compiles the rules up front: an unsupported SQL stops start-up with the part named. */
+/** The framework's iot events alone, named by their logical ids (tests, and callers of old). */
 export function rulesFromFunctions(
   functions: FunctionDefinitions,
   functionName: (key: string) => string,
 ): TopicRule[] {
-  const rules: TopicRule[] = [];
-  for (const [key, definition] of Object.entries(functions)) {
-    (definition.events ?? []).forEach((event, index) => {
-      const iot = event.iot;
-      if (!iot || iot.enabled === false) return;
-      const name =
-        iot.name ?? `${key.charAt(0).toUpperCase()}${key.slice(1)}IotTopicRule${index + 1}`;
-      try {
-        rules.push({
-          name,
-          functionName: definition.name ?? functionName(key),
-          compiled: compileRule(iot.sql),
-        });
-      } catch (error) {
-        throw new Error(
-          `Topic rule ${name} (function ${key}): ${(error as Error).message}\n  SQL: ${iot.sql}`,
-          {
-            cause: error,
-          },
-        );
-      }
-    });
-  }
-  return rules;
+  return rulesFromTemplate(functions, { functionName });
+}
+
+export { BASIC_INGEST_PREFIX, basicIngestTopic } from '../limits';
+
+/** For the start-up banner: each rule's name (what Basic Ingest addresses) and its actions. */
+export function describeRules(rules: readonly TopicRule[]): string {
+  if (rules.length === 0) return 'none';
+  return rules
+    .map((rule) => `${rule.name} → ${actionsOf(rule).map(describeAction).join(' + ')}`)
+    .join(', ');
+}
+
+/** Where the actions other than Lambda deliver; an action without its target fails (dead letter). */
+export interface ActionTargets {
+  sqs?: OfflineSqsQueues;
+  /** Publishes through the offline broker (the Republish action). */
+  republish?: (message: { topic: string; payload: Buffer; qos: 0 | 1 }) => Promise<void>;
+  /** A document client on dynalite (the DynamoDBv2 action). */
+  dynamodb?: DynamoDBDocumentClient;
 }
 
 export interface RulesEngineOptions {
   rules: TopicRule[];
   invoker: LambdaInvoker;
+  /** SQS, Republish and DynamoDBv2 targets. */
+  targets?: ActionTargets;
   deadLetters: DeadLetterStore;
   /** Attempts per message before it is dead-lettered (Lambda's async invoke makes 3). */
   attempts?: number;
@@ -115,6 +124,8 @@ export interface StopReport {
 }
 
 export const DEFAULT_MAX_QUEUED_ACTIONS = 256;
+/** "aws_lambda()": calls from rules should complete within 2000 ms. */
+export const AWS_LAMBDA_FUNCTION_TIMEOUT_MS = 2_000;
 export const DEFAULT_STOP_DRAIN_MS = 5_000;
 /** The reason of a dead letter written because the offline cloud stopped before delivering it. */
 export const STOPPED_REASON = 'offline cloud stopped';
@@ -130,9 +141,12 @@ export class RulesEngineStoppedError extends Error {
 /** One rule's action for one message: from acceptance until delivered or dead-lettered. */
 interface Action {
   rule: TopicRule;
+  target: RuleAction;
   message: RuleMessage;
   /** The SQL's output, the function's event. */
-  output?: Record<string, unknown>;
+  output?: Json;
+  /** The raw payload, when SELECT * passed a payload that is not JSON. */
+  binary?: { payload: Buffer; reason: string };
   /** Why the action cannot run at all: it goes straight to the dead-letter store. */
   failure?: string;
   attempts: number;
@@ -141,7 +155,7 @@ interface Action {
   retry?: NodeJS.Timeout;
 }
 
-/** One function's queue, and its invocations in flight. */
+/** One target's queue (a function, a queue, a topic…), and its deliveries in flight. */
 interface Lane {
   functionName: string;
   queue: Action[];
@@ -187,6 +201,12 @@ export class RulesEngine {
    */
   accept(message: RuleMessage): Promise<void> {
     const actions = this.actionsFor(message);
+    // A rule calling aws_lambda() or get_dynamodb() answers later; the message waits for it.
+    if (actions instanceof Promise) return actions.then((ready) => this.enqueue(ready));
+    return this.enqueue(actions);
+  }
+
+  private enqueue(actions: Action[]): Promise<void> {
     if (actions.length === 0) return Promise.resolve();
     if (this.stopping) return Promise.reject(new RulesEngineStoppedError());
     if (this.waiters.length === 0 && this.open.size < this.capacity) {
@@ -287,24 +307,125 @@ export class RulesEngine {
     ]).finally(() => clearTimeout(timer));
   }
 
-  private actionsFor(message: RuleMessage): Action[] {
-    const actions: Action[] = [];
-    for (const rule of this.options.rules) {
-      let result: ReturnType<CompiledRule['evaluate']>;
+  private actionsFor(message: RuleMessage): Action[] | Promise<Action[]> {
+    const ingest = basicIngestTopic(message.topic);
+    let rules = this.options.rules;
+    if (ingest) {
+      // Straight to the rule named in the topic; no other rule sees the message.
+      rules = rules.filter((rule) => rule.name === ingest.ruleName);
+      if (rules.length === 0) {
+        // AWS logs a RuleNotFound error and counts the RuleNotFound metric; the message is dropped.
+        this.options.onError?.(
+          new Error(
+            `Basic Ingest: no enabled rule named "${ingest.ruleName}" (RuleNotFound); ` +
+              `the message on ${message.topic} went to no rule`,
+          ),
+        );
+        return [];
+      }
+      message = { ...message, topic: ingest.topic, basicIngest: true };
+    }
+    const ruleMessage = message;
+    const results = rules.map((rule): RuleResult | Promise<RuleResult> => {
       try {
-        result = rule.compiled.evaluate(message);
+        return rule.compiled.usesServices
+          ? rule.compiled.evaluateWith(ruleMessage, this.services)
+          : rule.compiled.evaluate(ruleMessage);
       } catch (error) {
         // Whatever the SQL does, an accepted message ends delivered or dead-lettered.
-        result = { kind: 'error', reason: `the rule's SQL failed: ${String(error)}` };
+        return { kind: 'error', reason: `the rule's SQL failed: ${String(error)}` };
       }
-      if (result.kind === 'skip') continue;
-      actions.push(
-        result.kind === 'error'
-          ? { rule, message, failure: result.reason, attempts: 0 }
-          : { rule, message, output: result.value, attempts: 0 },
-      );
+    });
+    const toActions = (settled: RuleResult[]): Action[] =>
+      settled.flatMap((result, index) => {
+        const rule = rules[index]!;
+        if (result.kind === 'skip') return [];
+        return actionsOf(rule).map((target) => {
+          const action: Action = { rule, target, message: ruleMessage, attempts: 0 };
+          if (result.kind === 'error') action.failure = result.reason;
+          else if (result.kind === 'binary') {
+            action.binary = { payload: result.payload, reason: result.reason };
+          } else action.output = result.value;
+          return action;
+        });
+      });
+    if (results.some((result) => result instanceof Promise)) {
+      return Promise.all(results).then(toActions);
     }
-    return actions;
+    return toActions(results as RuleResult[]);
+  }
+
+  /** What aws_lambda() and get_dynamodb() call: the offline Lambda API and dynalite. */
+  private readonly services: RuleServices = offlineRuleServices(
+    (...args) => this.options.invoker.invoke(...args),
+    () => this.options.targets?.dynamodb,
+  );
+
+  /** Runs one delivery of an action to its target. */
+  private async deliver(
+    action: Action,
+    signal: AbortSignal,
+  ): Promise<{ ok: true } | { ok: false; error: string }> {
+    const { target } = action;
+    const fail = (error: string) => ({ ok: false as const, error });
+    const json = action.output !== undefined ? JSON.stringify(action.output) : undefined;
+    const { targets = {} } = this.options;
+    switch (target.kind) {
+      case 'lambda': {
+        // A Lambda action takes JSON only ("Working with binary payloads").
+        if (action.binary) return fail(action.binary.reason);
+        const outcome = await this.options.invoker.invoke(target.functionName, action.output, {
+          signal,
+        });
+        return outcome.ok ? { ok: true } : outcome;
+      }
+      case 'sqs': {
+        if (!targets.sqs) return fail('no offline SQS queue store is configured');
+        let body: string;
+        if (action.binary) {
+          if (!target.useBase64)
+            return fail(`SQS needs UseBase64 for this payload: ${action.binary.reason}`);
+          body = action.binary.payload.toString('base64');
+        } else {
+          body = target.useBase64 ? Buffer.from(json!, 'utf8').toString('base64') : json!;
+        }
+        await targets.sqs.send(target.queueName, body);
+        return { ok: true };
+      }
+      case 'republish': {
+        if (!targets.republish) return fail('no offline broker to republish to');
+        // "Working with binary payloads", rule 1: templates must not refer to JSON names then.
+        if (action.binary && target.topic.readsPayload) {
+          return fail(
+            `the Republish topic ${target.topic.text} reads the payload: ${action.binary.reason}`,
+          );
+        }
+        const topic = target.topic.render(action.message);
+        const payload = action.binary ? action.binary.payload : Buffer.from(json!, 'utf8');
+        await targets.republish({ topic, payload, qos: target.qos });
+        return { ok: true };
+      }
+      case 'dynamodbv2': {
+        if (!targets.dynamodb) return fail('no offline DynamoDB client for the DynamoDBv2 action');
+        if (action.binary) return fail(action.binary.reason);
+        // "DynamoDBv2": each top-level attribute of the output becomes a column.
+        if (
+          typeof action.output !== 'object' ||
+          action.output === null ||
+          Array.isArray(action.output)
+        ) {
+          return fail('the DynamoDBv2 action needs a JSON object as the rule output');
+        }
+        await targets.dynamodb.send(
+          new PutCommand({
+            TableName: target.tableName.render(action.message),
+            Item: action.output,
+          }),
+          { abortSignal: signal },
+        );
+        return { ok: true };
+      }
+    }
   }
 
   private start(actions: Action[]): void {
@@ -315,7 +436,7 @@ export class RulesEngine {
         void this.deadLetter(action, action.failure);
         continue;
       }
-      const lane = this.laneFor(action.rule.functionName);
+      const lane = this.laneFor(describeAction(action.target));
       lane.queue.push(action);
       this.pump(lane);
     }
@@ -344,9 +465,10 @@ export class RulesEngine {
   private async run(action: Action, lane: Lane): Promise<void> {
     action.attempts++;
     action.abort = new AbortController();
-    const outcome = await this.options.invoker
-      .invoke(lane.functionName, action.output, { signal: action.abort.signal })
-      .catch((error: unknown) => ({ ok: false as const, error: String(error) }));
+    const outcome = await this.deliver(action, action.abort.signal).catch((error: unknown) => ({
+      ok: false as const,
+      error: action.abort?.signal.aborted ? 'invocation aborted' : String(error),
+    }));
     action.abort = undefined;
     lane.running.delete(action);
     this.pump(lane);
@@ -379,17 +501,51 @@ export class RulesEngine {
     }
   }
 
-  /** Never throws: a letter that cannot be written is reported through onError, loudly. */
+  /**
+   * The rule's error action with AWS's error message ("Error action message format"), when it has
+   * one other than the dead-letter queue; if there is none, it is the dead-letter queue, or it
+   * fails too, the dead-letter store. Actions a stop interrupted always go to the store, to be
+   * redriven.
+   */
   private async deadLetter(action: Action, reason: string): Promise<void> {
+    const errorAction = action.rule.errorAction;
+    const toErrorAction =
+      errorAction !== undefined &&
+      !(errorAction.kind === 'sqs' && errorAction.deadLetters) &&
+      !reason.startsWith(STOPPED_REASON);
+    if (toErrorAction) {
+      const error: Action = {
+        rule: action.rule,
+        target: errorAction,
+        message: action.message,
+        output: errorMessage(action, reason),
+        attempts: 0,
+      };
+      const outcome = await this.deliver(error, new AbortController().signal).catch(
+        (failure: unknown) => ({ ok: false as const, error: String(failure) }),
+      );
+      if (outcome.ok) {
+        this.counts.deadLettered++;
+        this.finish(action);
+        return;
+      }
+      reason = `${reason}; the error action ${describeAction(errorAction)} failed too: ${outcome.error}`;
+    }
+    await this.store(action, reason);
+  }
+
+  /** Never throws: a letter that cannot be written is reported through onError, loudly. */
+  private async store(action: Action, reason: string): Promise<void> {
     const { rule, message } = action;
     try {
       await this.options.deadLetters.add({
         rule: rule.name,
-        functionName: rule.functionName,
+        functionName: describeAction(action.target),
         topic: message.topic,
         clientId: message.clientId,
         payloadBase64: message.payload.toString('base64'),
-        output: action.output,
+        // Redrive invokes the function with it again; a SELECT VALUE output may be any JSON.
+        output: action.output as Record<string, unknown> | undefined,
         reason,
         attempts: action.attempts,
       });
@@ -447,3 +603,45 @@ export class RulesEngine {
     if (message) this.options.onBacklog?.(message, this.backlog());
   }
 }
+
+/** aws_lambda() through the offline Lambda API, get_dynamodb() through a client on dynalite. */
+export function offlineRuleServices(
+  invoke: LambdaInvoker['invoke'],
+  dynamodb: () => DynamoDBDocumentClient | undefined,
+): RuleServices {
+  return {
+    invokeLambda: async (functionName, input) => {
+      // "Lambda function calls from rules should be completed within 2000 milliseconds".
+      const outcome = await invoke(functionName, input, {
+        signal: AbortSignal.timeout(AWS_LAMBDA_FUNCTION_TIMEOUT_MS),
+      });
+      if (!outcome.ok) throw new Error(`aws_lambda(${functionName}) failed: ${outcome.error}`);
+      return outcome.result as Value;
+    },
+    getItem: async (table, key) => {
+      const client = dynamodb();
+      if (!client) throw new Error('get_dynamodb(): no offline DynamoDB is configured');
+      const { Item } = await client.send(new GetCommand({ TableName: table, Key: key }));
+      return Item as Value;
+    },
+  };
+}
+
+/** The error action's input, as AWS IoT builds it ("Error action message format"). */
+function errorMessage(action: Action, reason: string): Json {
+  const failure: Json = {
+    failedAction: failedActionName(action.target),
+    failedResource: describeAction(action.target),
+    errorMessage: reason,
+  };
+  const message: { [key: string]: Json } = {
+    ruleName: action.rule.name,
+    topic: action.message.topic,
+    base64OriginalPayload: action.message.payload.toString('base64'),
+    failures: [failure],
+  };
+  if (action.message.clientId) message.clientId = action.message.clientId;
+  return message;
+}
+
+export type { CompiledRule };

@@ -4,10 +4,12 @@ import { SqlSyntaxError } from './errors';
 export type Token =
   | { kind: 'word'; text: string; start: number; end: number }
   | { kind: 'number'; text: string; value: number; start: number; end: number }
-  | { kind: 'string'; text: string; value: string; start: number; end: number }
+  | { kind: 'string'; text: string; value: string; start: number; end: number; quote: string }
   | { kind: 'symbol'; text: string; start: number; end: number }
-  /** "..." or `...`: refused by the parser, see Parser.primary. */
+  /** `...`: refused by the parser, see Parser.primary. */
   | { kind: 'quoted'; text: string; start: number; end: number }
+  /** @name: a SET variable. */
+  | { kind: 'variable'; text: string; name: string; start: number; end: number }
   | { kind: 'end'; text: ''; start: number; end: number };
 
 // Longest first, so that '<=' is not read as '<' then '='.
@@ -30,6 +32,7 @@ const SYMBOLS = [
   '-',
   '/',
   '%',
+  ':',
   '=',
   '<',
   '>',
@@ -52,13 +55,22 @@ export function tokenize(sql: string): Token[] {
       throw new SqlSyntaxError(`at position ${at}: comments are not supported in AWS IoT SQL`);
     }
     const char = sql.charAt(at);
-    if (char === "'") {
-      const token = readString(sql, at);
+    if (char === "'" || char === '"') {
+      // AWS's own examples write strings in double quotes too: concat("con", "cat").
+      const token = readString(sql, at, char);
       tokens.push(token);
       at = token.end;
       continue;
     }
-    if (char === '"' || char === '`') {
+    if (char === '@') {
+      const name = matchAt(WORD, sql, at + 1);
+      if (!name) throw new SqlSyntaxError(`at position ${at}: expected a variable name after @`);
+      const end = at + 1 + name.length;
+      tokens.push({ kind: 'variable', text: sql.slice(at, end), name, start: at, end });
+      at = end;
+      continue;
+    }
+    if (char === '`') {
       const close = sql.indexOf(char, at + 1);
       if (close === -1) throw new SqlSyntaxError(`at position ${at}: unterminated ${char} quote`);
       tokens.push({ kind: 'quoted', text: sql.slice(at, close + 1), start: at, end: close + 1 });
@@ -102,19 +114,19 @@ function matchAt(pattern: RegExp, text: string, at: number): string | undefined 
   return pattern.exec(text)?.[0];
 }
 
-/** A single-quoted string; '' inside it stands for one quote. */
-function readString(sql: string, start: number): Token {
+/** A quoted string; the quote doubled inside it stands for one quote. */
+function readString(sql: string, start: number, quote: string): Token {
   let value = '';
   let at = start + 1;
   while (at < sql.length) {
     const char = sql.charAt(at);
-    if (char === "'") {
-      if (sql.charAt(at + 1) === "'") {
-        value += "'";
+    if (char === quote) {
+      if (sql.charAt(at + 1) === quote) {
+        value += quote;
         at += 2;
         continue;
       }
-      return { kind: 'string', text: sql.slice(start, at + 1), value, start, end: at + 1 };
+      return { kind: 'string', text: sql.slice(start, at + 1), value, start, end: at + 1, quote };
     }
     value += char;
     at += 1;

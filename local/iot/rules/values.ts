@@ -1,10 +1,11 @@
 /**
- * Values and operators of AWS IoT SQL 2016-03-23, after the operator and conversion tables of the
- * AWS IoT developer guide ("Operators", "Data types"). Undefined is JavaScript `undefined`: it is
- * not a JSON value and is left out of the output object.
+ * Values, conversions and operators of AWS IoT SQL, after the AWS IoT developer guide's "Data
+ * types" (conversions) and "Operators" pages. Undefined is JavaScript `undefined`: it is not a
+ * JSON value and is left out of the output object.
  *
- * Numbers are JavaScript doubles. AWS keeps 34-digit decimals, and SQL 2016-03-23 treats whole
- * numbers such as 10.0 as Int, which is also what a double cannot tell apart.
+ * Numbers are JavaScript doubles: an Int is a whole number, a Decimal any other. AWS keeps
+ * 34-digit decimals; and SQL 2016-03-23 itself treats whole numbers such as 10.0 as Int ("cast()",
+ * Cast to decimal), which is also what a double cannot tell apart.
  */
 import type { ArithmeticOperator, ComparisonOperator } from './ast';
 
@@ -15,13 +16,20 @@ export function isObject(value: Value): value is { [key: string]: Json } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// The only strings that AWS IoT converts to numbers.
+/** "Data types", To Decimal: the only strings that AWS IoT converts to numbers. */
 const DECIMAL_STRING = /^-?\d+(\.\d+)?(e-?\d+)?$/i;
 
+/** The standard conversion to Decimal (Null and everything else that is not a number: Undefined). */
 export function toDecimal(value: Value): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'string' && DECIMAL_STRING.test(value)) return Number(value);
   return undefined;
+}
+
+/** To Int as the functions' tables use it: a Decimal (or numeric string) rounded down. */
+export function toIntFloor(value: Value): number | undefined {
+  const n = toDecimal(value);
+  return n === undefined ? undefined : Math.floor(n);
 }
 
 export function toBoolean(value: Value): boolean | undefined {
@@ -34,7 +42,7 @@ export function toBoolean(value: Value): boolean | undefined {
   return undefined;
 }
 
-/** The "To String" conversion: Null and Undefined have no string form. */
+/** "Data types", To String: Null and Undefined have no string form. */
 export function toSqlString(value: Value): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
@@ -42,13 +50,14 @@ export function toSqlString(value: Value): string | undefined {
   return String(value);
 }
 
-function typeName(value: Json): string {
+export function typeName(value: Value): string {
+  if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   return typeof value;
 }
 
-function sameJson(left: Json, right: Json): boolean {
+export function sameJson(left: Json, right: Json): boolean {
   if (typeName(left) !== typeName(right)) return false;
   if (Array.isArray(left) && Array.isArray(right)) {
     return left.length === right.length && left.every((item, i) => sameJson(item, right[i]!));
@@ -142,10 +151,17 @@ export function arithmetic(op: ArithmeticOperator, left: Value, right: Value): V
   }
 }
 
-function finite(n: number): number | undefined {
+/** A computed number as AWS would give it: no infinities, no -0, no binary-float noise. */
+export function finite(n: number): number | undefined {
   if (!Number.isFinite(n)) return undefined;
   if (n === 0) return 0; // no -0 in JSON
   if (Number.isInteger(n)) return n;
   // AWS computes in decimal: 0.1 + 0.2 is 0.3 there, not 0.30000000000000004.
   return Number(n.toPrecision(15));
+}
+
+/** A result of a "Decimal (with double precision)" function: the double as it is, finite. */
+export function double(n: number): number | undefined {
+  if (!Number.isFinite(n)) return undefined;
+  return n === 0 ? 0 : n;
 }
