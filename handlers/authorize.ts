@@ -1,5 +1,6 @@
 import { InvalidTokenError, verifyAccessToken } from '../shared/auth/tokens';
 import { logger } from '../shared/logger';
+import { recordAuthorizerRefusal } from '../shared/metrics';
 import { connectAuthorizer } from '../shared/middleware/chain';
 import { config } from '../shared/runtime/config';
 import { tokenSecret } from '../shared/runtime/token-secret';
@@ -13,6 +14,7 @@ export const handler = connectAuthorizer(async (event) => {
   const token = event.queryStringParameters?.token;
   if (!token) {
     logger.info('Connection refused: no token');
+    recordAuthorizerRefusal();
     return undefined;
   }
   try {
@@ -21,6 +23,7 @@ export const handler = connectAuthorizer(async (event) => {
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;
     logger.info('Connection refused: invalid token', { reason: error.message });
+    recordAuthorizerRefusal();
     return undefined;
   }
 });

@@ -1,6 +1,7 @@
 import { broadcaster } from '../shared/runtime/broadcaster';
 import { PartialDeliveryError } from '../shared/errors';
 import { logger } from '../shared/logger';
+import { recordFanOut, recordReadingForwarded } from '../shared/metrics';
 import { eventHandler } from '../shared/middleware/chain';
 import { telemetryEventSchema } from '../shared/protocol';
 import { fitToMessageLimit, telemetryFrame } from '../shared/telemetry/frame';
@@ -23,7 +24,9 @@ export const handler = eventHandler(telemetryEventSchema, async (event, context)
   }
   // Keep a second in hand so a retry-exhausted failure is still reported before the timeout.
   const deadline = Date.now() + context.getRemainingTimeInMillis() - 1_000;
+  const started = Date.now();
   const result = await broadcaster().broadcast(frame, { topic, deadline });
+  recordFanOut(result, Date.now() - started);
   const report = { delivered: result.delivered, gone: result.gone, failed: result.failed };
   if (result.failed > 0) {
     const failures = result.failures.map(({ connectionId, error }) => ({
@@ -36,6 +39,7 @@ export const handler = eventHandler(telemetryEventSchema, async (event, context)
     });
     throw new PartialDeliveryError(report, failures);
   }
+  recordReadingForwarded();
   logger.info('Telemetry forwarded', { deviceId, topic, kind: frame.kind, ...report });
   return report;
 });

@@ -1,5 +1,6 @@
 import { connectionAlias } from '../shared/auth/tokens';
 import { assertWithinRateLimit } from '../shared/connections/rate-limit';
+import { recordFanOut } from '../shared/metrics';
 import { broadcaster } from '../shared/runtime/broadcaster';
 import { config } from '../shared/runtime/config';
 import { connectionRepository } from '../shared/runtime/connections';
@@ -26,7 +27,9 @@ export const handler = webSocketRoute(
       message: input.message,
       sentAt: new Date().toISOString(),
     };
+    const started = Date.now();
     const { delivered, gone, failed } = await broadcaster().broadcast(frame);
+    recordFanOut({ delivered, gone, failed }, Date.now() - started);
     return { type: 'sent', id: frame.id, delivered, gone, failed };
   },
 );

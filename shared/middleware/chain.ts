@@ -27,6 +27,7 @@ import {
   ValidationError,
 } from '../errors';
 import { logger } from '../logger';
+import { emitMetrics } from '../metrics';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../limits';
 import { requestIdSchema, type ErrorFrame, type ReplyFrame, type ServerFrame } from '../protocol';
 
@@ -165,7 +166,9 @@ function requestIdOf(body: unknown): { requestId?: string } {
 }
 
 function baseChain<TEvent, TResult>() {
-  return middy<TEvent, TResult>().use(injectLambdaContext(logger, { resetKeys: true }));
+  return middy<TEvent, TResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(emitMetrics<TEvent, TResult>());
 }
 
 /**
