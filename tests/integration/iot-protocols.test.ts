@@ -27,6 +27,7 @@ import type { MessageProperties } from '../../local/iot/broker/mqtt5';
 import { compileRule } from '../../local/iot/rules/sql';
 import { OFFLINE_CREDENTIALS } from '../../local/offline-credentials';
 import { connectDevice, deviceCredentials, type DeviceCredentials } from '../support/devices';
+import { REPO_ROOT } from '../support/offline-stack';
 
 const run = promisify(execFile);
 const REGION = 'us-east-1';
@@ -559,5 +560,31 @@ describe('MQTT over WebSocket (wss://…/mqtt, SigV4)', () => {
     );
     await expect(upgradeStatus(await signedWebSocketUrl(port))).resolves.toBe(101);
     await expect(connectWebSocket(`wss://localhost:${port}/mqtt`, 'anon')).rejects.toThrow();
+  });
+});
+
+describe('device:create --protocol prints a command line that works (the README’s commands)', () => {
+  it.each(['mqtt', 'mqtt5', 'https', 'alpn', 'wss'] as const)('%s', async (protocol) => {
+    const thing = `cli-${protocol}`;
+    const env = {
+      ...process.env,
+      LOCAL_CLOUD_DIR: dir,
+      MQTT_PORT: String(core.mqtt.port),
+      HTTPS_PORT: String(core.https.port),
+      ALPN_PORT: String(core.alpn!.port),
+    };
+    const created = await run(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/devices/create.ts', '--thing', thing, '--protocol', protocol],
+      { cwd: REPO_ROOT, env },
+    );
+    const command = created.stdout
+      .split('\n')
+      .find((line) => /^(mosquitto_pub|curl|node) /.test(line));
+    expect(command).toBeDefined();
+    const before = invoked.length;
+    await run('bash', ['-c', command as string], { cwd: REPO_ROOT, env, timeout: 15_000 });
+    await until(() => accepted.some((message) => message.topic === `devices/${thing}/telemetry`));
+    await until(() => invoked.length > before);
   });
 });
