@@ -44,9 +44,12 @@ export class CommandTracker {
     return entry;
   }
 
-  /** The server published the command: the oldest command still sending to that device. */
-  sent(frame: CommandSentFrame): CommandEntry | undefined {
-    const entry = this.oldest((candidate) => candidate.deviceId === frame.deviceId);
+  /**
+   * The server published the command: `known` (the request its requestId names), else the oldest
+   * command still sending to that device.
+   */
+  sent(frame: CommandSentFrame, known?: CommandEntry): CommandEntry | undefined {
+    const entry = known ?? this.oldest((candidate) => candidate.deviceId === frame.deviceId);
     if (!entry) return undefined;
     entry.status = 'sent';
     entry.commandId = frame.commandId;

@@ -16,12 +16,22 @@ export class ConnectionView {
     private readonly status: HTMLElement,
     private readonly countdown: HTMLElement,
     private readonly reconnectButton: HTMLButtonElement,
-    urlLine: HTMLElement,
-    socketUrl: string | undefined,
+    private readonly urlLine: HTMLElement,
+    private readonly help: HTMLElement,
     onReconnectNow: () => void,
   ) {
-    setText(urlLine, socketUrl ? `WebSocket: ${displayUrl(socketUrl)}` : '');
     reconnectButton.addEventListener('click', onReconnectNow);
+  }
+
+  /** The URL of the latest attempt, without its token. */
+  showUrl(socketUrl: string): void {
+    setText(this.urlLine, socketUrl ? `WebSocket: ${displayUrl(socketUrl)}` : '');
+  }
+
+  /** Why the connection fails and what to do, or nothing once it works. */
+  explain(text: string): void {
+    setText(this.help, text);
+    this.help.hidden = text === '';
   }
 
   /** The configuration is unusable: say so, and never connect. */
@@ -54,12 +64,15 @@ export class ConnectionView {
         this.countdown.dataset.retryAt = String(state.retryAt);
         break;
       }
+      case 'stopped':
+        sentence = `Not connected: ${state.reason}.`;
+        break;
     }
     if (sentence !== this.announced) {
       this.announced = sentence;
       this.status.textContent = sentence;
     }
     setText(this.countdown, detail);
-    this.reconnectButton.hidden = state.kind !== 'waiting';
+    this.reconnectButton.hidden = state.kind !== 'waiting' && state.kind !== 'stopped';
   }
 }

@@ -9,7 +9,16 @@ import { parseFrame } from './frames';
 export type ConnectionState =
   | { kind: 'connecting'; attempt: number }
   | { kind: 'open'; since: number }
-  | { kind: 'waiting'; attempt: number; retryAt: number; reason: string };
+  | {
+      kind: 'waiting';
+      attempt: number;
+      retryAt: number;
+      reason: string;
+      /** The handshake itself failed (the socket never opened): refused or unreachable. */
+      refused: boolean;
+    }
+  /** No more automatic attempts (see `stop`); "Reconnect now" still tries. */
+  | { kind: 'stopped'; reason: string };
 
 export interface ConnectionListener {
   state(state: ConnectionState): void;
@@ -26,10 +35,13 @@ export class LiveConnection {
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private openedAt = 0;
+  /** The URL of the latest attempt. */
+  url = '';
   state: ConnectionState = { kind: 'connecting', attempt: 0 };
 
+  /** `resolveUrl` runs before each attempt (a token of a few minutes is fetched afresh). */
   constructor(
-    readonly url: string,
+    private readonly resolveUrl: () => Promise<string>,
     private readonly listener: ConnectionListener,
     private readonly policy: BackoffPolicy = DEFAULT_BACKOFF,
   ) {}
@@ -44,7 +56,7 @@ export class LiveConnection {
     addEventListener('online', () => {
       if (this.state.kind === 'waiting') this.reconnectNow();
     });
-    this.open();
+    void this.open();
   }
 
   /** Sends a request; false when the socket is not open (the caller tells the user). */
@@ -55,18 +67,25 @@ export class LiveConnection {
   }
 
   reconnectNow(): void {
-    if (this.state.kind !== 'waiting') return;
+    if (this.state.kind !== 'waiting' && this.state.kind !== 'stopped') return;
     clearTimeout(this.retryTimer);
-    this.open();
+    void this.open();
   }
 
-  private open(): void {
+  /** No more automatic attempts: retrying a refused token only repeats the refusal. */
+  stop(reason: string): void {
+    clearTimeout(this.retryTimer);
+    this.setState({ kind: 'stopped', reason });
+  }
+
+  private async open(): Promise<void> {
     this.setState({ kind: 'connecting', attempt: this.attempt });
     let socket: WebSocket;
     try {
+      this.url = await this.resolveUrl();
       socket = new WebSocket(this.url);
     } catch (error) {
-      this.retry(error instanceof Error ? error.message : String(error));
+      this.retry(error instanceof Error ? error.message : String(error), true);
       return;
     }
     this.current = socket;
@@ -85,15 +104,21 @@ export class LiveConnection {
       this.current = undefined;
       const wasOpen = this.state.kind === 'open';
       if (wasOpen && Date.now() - this.openedAt >= STABLE_AFTER_MS) this.attempt = 0;
-      this.retry(closeReason(event, wasOpen));
+      this.retry(closeReason(event, wasOpen), !wasOpen);
     });
   }
 
-  private retry(reason: string): void {
+  private retry(reason: string, refused: boolean): void {
     this.attempt += 1;
     const delay = backoffDelay(this.attempt, this.policy);
-    this.setState({ kind: 'waiting', attempt: this.attempt, retryAt: Date.now() + delay, reason });
-    this.retryTimer = setTimeout(() => this.open(), delay);
+    this.retryTimer = setTimeout(() => void this.open(), delay);
+    this.setState({
+      kind: 'waiting',
+      attempt: this.attempt,
+      retryAt: Date.now() + delay,
+      reason,
+      refused,
+    });
   }
 
   private setState(state: ConnectionState): void {

@@ -2,11 +2,21 @@
  * The live dashboard: wires the connection, the model (store, selection, commands) and the
  * views. Frames update the model as they arrive; the views draw once per animation frame.
  */
-import type { ServerFrame } from '../../shared/protocol';
+import type { ClientAction, ServerFrame } from '../../shared/protocol';
 import { ChartsView } from './charts';
 import { CommandTracker } from './commands';
 import { CommandView } from './command-view';
-import { displayUrl, readConfig } from './config';
+import {
+  checkSocketUrl,
+  displayUrl,
+  explainRefusal,
+  fetchLocalTarget,
+  loadSession,
+  saveSession,
+  socketUrl,
+  takeAddressTarget,
+  type SocketTarget,
+} from './config';
 import { LiveConnection, type ConnectionState } from './connection';
 import { ConnectionView } from './connection-view';
 import { DeviceListView } from './device-list';
@@ -42,8 +52,36 @@ declare global {
   }
 }
 
-function start(): void {
-  const config = readConfig(location);
+/** Where to connect (see config.ts), or the problem with the address's `?ws=`. */
+async function chooseTarget(): Promise<{ target?: SocketTarget; problem?: string }> {
+  const problem = takeAddressTarget(location, history, sessionStorage);
+  if (problem) return { problem };
+  const target = loadSession(sessionStorage) ?? (await fetchLocalTarget());
+  return { target };
+}
+
+/** The connect form: a deployed stage's WebSocket URL and a token, kept in this tab's session. */
+function showConnectForm(prefill: SocketTarget | undefined): void {
+  const form = byId<HTMLFormElement>('connect-form');
+  const urlInput = byId<HTMLInputElement>('connect-url');
+  const error = byId('connect-error');
+  if (prefill?.source === 'session') urlInput.value = prefill.url;
+  form.hidden = false;
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const checked = checkSocketUrl(urlInput.value.trim());
+    if ('problem' in checked) {
+      error.textContent = checked.problem;
+      return;
+    }
+    const token = byId<HTMLInputElement>('connect-token').value.trim();
+    saveSession(sessionStorage, { url: checked.url, token: token || undefined });
+    location.reload();
+  };
+}
+
+async function start(): Promise<void> {
+  const { target, problem } = await chooseTarget();
   const store = new TelemetryStore();
   const selection = new ChartSelection();
   const commands = new CommandTracker();
@@ -55,8 +93,14 @@ function start(): void {
   const loop = new RenderLoop(render);
   const request = () => loop.request();
 
-  const connection = config.socketUrl
-    ? new LiveConnection(config.socketUrl, {
+  // The offline stack's token lives minutes: each attempt fetches a fresh one.
+  const resolveUrl = async (): Promise<string> => {
+    const current = target?.source === 'local' ? ((await fetchLocalTarget()) ?? target) : target;
+    return current ? socketUrl(current) : '';
+  };
+  let everOpen = false;
+  const connection = target
+    ? new LiveConnection(resolveUrl, {
         state: onState,
         frame: onFrame,
         malformed: (text) => {
@@ -66,7 +110,12 @@ function start(): void {
         },
       })
     : undefined;
-  const send = connection ? connection.send.bind(connection) : () => false;
+  // Every action carries a requestId; its answer (an error frame too) echoes it.
+  let lastRequestId = '';
+  const send = (action: ClientAction): boolean => {
+    lastRequestId = pending.nextId();
+    return connection?.send({ ...action, requestId: lastRequestId }) ?? false;
+  };
 
   const connectionView = new ConnectionView(
     byId('connection'),
@@ -74,7 +123,7 @@ function start(): void {
     byId('connection-countdown'),
     byId<HTMLButtonElement>('reconnect-now'),
     byId('connection-url'),
-    config.socketUrl,
+    byId('connection-help'),
     () => connection?.reconnectNow(),
   );
   const devices = new DeviceListView(
@@ -98,7 +147,7 @@ function start(): void {
     byId<HTMLOutputElement>('subscription-current'),
     byId('subscription-message'),
     send,
-    (kind, topics) => pending.add({ kind, topics }),
+    (kind, topics) => pending.add(lastRequestId, { kind, topics }),
   );
   const commandView = new CommandView(
     byId<HTMLFormElement>('command-form'),
@@ -109,18 +158,31 @@ function start(): void {
     commands,
     send,
     (entry) => {
-      pending.add({ kind: 'command', entry });
+      pending.add(lastRequestId, { kind: 'command', entry });
       request();
     },
   );
 
   function onState(state: ConnectionState): void {
     connectionView.update(state);
+    if (connection && state.kind === 'connecting') connectionView.showUrl(connection.url);
     if (state.kind === 'open') {
+      everOpen = true;
+      connectionView.explain('');
+      connectionView.showUrl(connection!.url);
       log.add('connected', displayUrl(connection!.url));
       subscription.reconnected();
     } else if (state.kind === 'waiting') {
       log.add('disconnected', state.reason);
+      if (state.refused && target) {
+        connectionView.explain(explainRefusal(target, Date.now() / 1000));
+        // A refused token is refused again: stop, unless the page worked before (a network
+        // blip) or the offline stack hands out the tokens.
+        if (!everOpen && target.source !== 'local') {
+          connection?.stop('the API refused the connection');
+          showConnectForm(target);
+        }
+      }
       // Answers to requests sent on the closed socket will never come.
       for (const lost of pending.drain()) {
         const why = 'the connection closed before the server answered; send it again';
@@ -147,20 +209,19 @@ function start(): void {
       }
       case 'subscribed':
       case 'unsubscribed': {
-        const kind = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';
-        pending.take((request) => request.kind === kind);
+        pending.take(frame.requestId);
         subscription.answered(frame);
         log.add(frame.type, frame.topics);
         break;
       }
       case 'commandSent': {
-        const entry = commands.sent(frame);
-        pending.take((request) => request.kind === 'command' && request.entry === entry);
+        const answered = pending.take(frame.requestId);
+        commands.sent(frame, answered?.kind === 'command' ? answered.entry : undefined);
         log.add('commandSent', frame, frame.deviceId);
         break;
       }
       case 'error': {
-        const failed = pending.take();
+        const failed = pending.take(frame.requestId);
         if (failed?.kind === 'command') commands.failed(failed.entry, frame.message);
         else if (failed) subscription.failed(frame.message);
         log.add('error', frame);
@@ -201,8 +262,16 @@ function start(): void {
 
   setInterval(request, TICK_MS);
   if (connection) connection.start();
-  else connectionView.fail(config.problem ?? 'no WebSocket URL');
+  else if (problem) connectionView.fail(problem);
+  else {
+    connectionView.fail('no WebSocket API to connect to');
+    connectionView.explain(
+      'Offline, open the address `npm start` prints (http://localhost:8080). For a deployed stage, ' +
+        'enter its WebSocket URL (wss://…/<stage>) and a token from `npm run token -- --stage <stage>`.',
+    );
+    showConnectForm(undefined);
+  }
   request();
 }
 
-start();
+void start();

@@ -1,7 +1,6 @@
 /**
- * Requests awaiting the server's answer, oldest first. The answers carry no request id, and an
- * error frame does not say which request it answers: it is put down to the oldest request still
- * waiting, which is right whenever requests are answered in the order they were sent.
+ * Requests awaiting the server's answer, by the `requestId` the page sent with each one: every
+ * answer (an error frame too) echoes it, so an answer is matched to its own request.
  */
 import type { CommandEntry } from './commands';
 
@@ -9,23 +8,36 @@ export type PendingRequest =
   | { kind: 'subscribe' | 'unsubscribe'; topics: string[] }
   | { kind: 'command'; entry: CommandEntry };
 
+/** A server that never answers must not make the map grow without end. */
+const MAX_PENDING = 100;
+
 export class PendingRequests {
-  private readonly queue: PendingRequest[] = [];
+  private readonly byId = new Map<string, PendingRequest>();
+  private sequence = 0;
 
-  add(request: PendingRequest): void {
-    this.queue.push(request);
-    // A server that never answers must not make this grow without end.
-    if (this.queue.length > 100) this.queue.shift();
+  /** A fresh requestId for the next action (unique within the page). */
+  nextId(): string {
+    this.sequence += 1;
+    return `r${this.sequence}`;
   }
 
-  /** Removes and returns the oldest request that `matches` (the oldest of all without it). */
-  take(matches: (request: PendingRequest) => boolean = () => true): PendingRequest | undefined {
-    const index = this.queue.findIndex(matches);
-    return index < 0 ? undefined : this.queue.splice(index, 1)[0];
+  add(requestId: string, request: PendingRequest): void {
+    this.byId.set(requestId, request);
+    if (this.byId.size > MAX_PENDING) this.byId.delete(this.byId.keys().next().value as string);
   }
 
-  /** Every request still waiting; the queue is emptied (the connection they were sent on closed). */
+  /** Removes and returns the request a frame answers (none when it carries no requestId). */
+  take(requestId: string | undefined): PendingRequest | undefined {
+    if (requestId === undefined) return undefined;
+    const request = this.byId.get(requestId);
+    this.byId.delete(requestId);
+    return request;
+  }
+
+  /** Every request still waiting; the map is emptied (the connection they were sent on closed). */
   drain(): PendingRequest[] {
-    return this.queue.splice(0);
+    const all = [...this.byId.values()];
+    this.byId.clear();
+    return all;
   }
 }
