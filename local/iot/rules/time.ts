@@ -133,12 +133,27 @@ function wallTime(millis: number, zone: string): { wall: Wall; offset: number } 
   return { wall, offset };
 }
 
+/**
+ * English locales whose CLDR data name zones the way Java does (CST for America/Belize in en-US,
+ * CEST for Paris in en-GB, IST for Kolkata in en-IN…): the first that has a name, not GMT±h.
+ */
+const NAME_LOCALES = ['en-US', 'en-GB', 'en-IN', 'en-AU', 'en-ZA', 'en-SG', 'en-NZ', 'en-HK'];
+const GMT_FORM = /^GMT([+-])(\d{1,2})(?::(\d{2}))?$/;
+
 function zoneName(millis: number, zone: string, style: 'short' | 'long'): string {
   if (fixedOffset(zone) !== undefined) return zone.toUpperCase() === 'Z' ? 'UTC' : zone;
-  const part = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: style })
-    .formatToParts(millis)
-    .find((p) => p.type === 'timeZoneName');
-  return part?.value ?? zone;
+  let fallback = zone;
+  for (const locale of NAME_LOCALES) {
+    const name = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: style })
+      .formatToParts(millis)
+      .find((p) => p.type === 'timeZoneName')?.value;
+    if (!name) continue;
+    const gmt = GMT_FORM.exec(name);
+    if (!gmt) return name;
+    // No English name in the platform's data (Java has some, e.g. JST): the offset, GMT+09:00.
+    fallback = `GMT${gmt[1]}${gmt[2]!.padStart(2, '0')}:${gmt[3] ?? '00'}`;
+  }
+  return fallback;
 }
 
 function offsetText(minutes: number, colon: boolean): string {
