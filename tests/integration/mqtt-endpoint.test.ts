@@ -27,8 +27,7 @@ beforeAll(async () => {
     tls: { key: server.privateKeyPem, cert: server.certificatePem, ca: ca.certificatePem },
     onClientPublish: (message) => published.push(message),
   });
-  for (const name of ['d-1', 'd-2', 'x'.repeat(129)].slice(0, 2))
-    device[name] = deviceCredentials(dir, name);
+  for (const name of ['d-1', 'd-2', 'd-3', 'd-4']) device[name] = deviceCredentials(dir, name);
 });
 
 afterAll(async () => {
@@ -121,6 +120,60 @@ describe('MQTT features', () => {
     await both;
     expect(topics).toEqual(['fleet/a/b/c', 'site/x/alarm']);
     await client.endAsync();
+  });
+});
+
+describe('shared subscriptions (AWS IoT Core Developer Guide, "MQTT" → "Shared Subscriptions")', () => {
+  it('each message goes to one member of the group, MQTT 3.1.1 and 5 alike; plain subscribers get all; no retained', async () => {
+    await endpoint.publish({
+      topic: 'jobs/old',
+      payload: Buffer.from('retained'),
+      qos: 1,
+      retain: true,
+    });
+    const members = [
+      await connect('d-1', { protocolVersion: 5 }),
+      await connect('d-2', { protocolVersion: 4 }),
+    ];
+    const plain = await connect('d-3', { protocolVersion: 5 });
+    const got = new Map<MqttClient, string[]>([...members, plain].map((c) => [c, []]));
+    for (const client of [...members, plain]) {
+      client.on('message', (_topic, payload) => got.get(client)!.push(payload.toString()));
+    }
+    for (const member of members) {
+      const granted = await member.subscribeAsync('$share/workers/jobs/#', { qos: 1 });
+      expect(granted[0]?.qos).toBe(1);
+    }
+    await plain.subscribeAsync('jobs/#', { qos: 1 });
+    const sent = ['j1', 'j2', 'j3', 'j4', 'j5', 'j6'];
+    for (const job of sent) {
+      await endpoint.publish({ topic: `jobs/${job}`, payload: Buffer.from(job), qos: 1 });
+    }
+    const plainGot = got.get(plain)!;
+    while (plainGot.filter((p) => p.startsWith('j')).length < sent.length) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const shared = members.flatMap((member) => got.get(member)!);
+    while (shared.length < sent.length) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      shared.splice(0, shared.length, ...members.flatMap((member) => got.get(member)!));
+    }
+    // Every job exactly once across the group, each member some; the retained one to none.
+    expect([...shared].sort()).toEqual(sent);
+    for (const member of members) expect(got.get(member)!.length).toBeGreaterThan(0);
+    expect(plainGot).toEqual(['retained', ...sent]);
+    // Unsubscribing the shared filter leaves the group: the other member gets everything.
+    await members[0]!.unsubscribeAsync('$share/workers/jobs/#');
+    const before = got.get(members[1]!)!.length;
+    for (const job of ['k1', 'k2']) {
+      await endpoint.publish({ topic: `jobs/${job}`, payload: Buffer.from(job), qos: 1 });
+    }
+    while (got.get(members[1]!)!.length < before + 2) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(got.get(members[1]!)!.slice(before)).toEqual(['k1', 'k2']);
+    for (const client of [...members, plain]) await client.endAsync();
+    await endpoint.publish({ topic: 'jobs/old', payload: Buffer.alloc(0), qos: 1, retain: true });
   });
 });
 

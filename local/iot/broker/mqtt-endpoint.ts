@@ -26,6 +26,7 @@ import {
   messagePropertiesOf,
   type MessageProperties,
 } from './mqtt5';
+import { SharedSubscriptions } from './shared-subscriptions';
 
 export interface TlsMaterial {
   key: string;
@@ -122,6 +123,7 @@ const MQTT_5 = 5;
 export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<MqttEndpoint> {
   const identities = new WeakMap<Client, DeviceIdentity>();
   const plainConnections = new WeakSet<object>();
+  const shared = new SharedSubscriptions();
   /** WebSocket connections, by the principal their signature names. */
   const iamConnections = new WeakMap<object, Omit<DeviceIdentity, 'thingName'>>();
   const gate = new CertificateGate({
@@ -223,11 +225,21 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         );
       }
       // A refused subscription is answered with the SUBACK failure code 0x80 (MQTT 5: 0x87).
-      if (subscription.qos === 2 || subscribeProblem(subscription.topic)) return done(null, null);
-      if (!allowed(client, 'iot:Subscribe', subscription.topic)) return done(null, null);
+      // A shared one is asked about as the client wrote it: `$share/{group}/{filter}`.
+      const asWritten = shared.sharedFilterOf(client, subscription.topic) ?? subscription.topic;
+      if (
+        subscription.qos === 2 ||
+        subscribeProblem(subscription.topic) ||
+        !allowed(client, 'iot:Subscribe', asWritten)
+      ) {
+        shared.refuse(client, subscription.topic);
+        return done(null, null);
+      }
       done(null, subscription);
     },
     authorizeForward(client, packet) {
+      // A shared subscription's message goes to one member of its group.
+      if (!shared.delivers(client, packet)) return null;
       // A message the policy does not let this client receive is silently not delivered.
       if (packet.topic.startsWith('$SYS') || allowed(client, 'iot:Receive', packet.topic))
         return packet;
@@ -263,6 +275,16 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
     );
   }
 
+  /** Every connection enters here: `$share/…` filters are rewritten before aedes reads them. */
+  function handle(stream: Duplex): void {
+    const client = broker.handle(stream);
+    const parser = (client as unknown as { _parser: NodeJS.EventEmitter })._parser;
+    parser.prependListener('packet', (packet: Record<string, unknown>) =>
+      shared.rewrite(client, packet),
+    );
+    stream.once('close', () => shared.forget(client));
+  }
+
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
@@ -286,7 +308,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
       socket.destroy();
       return;
     }
-    broker.handle(socket);
+    handle(socket);
   }
   const port = await listen(tlsServer, options.host, options.port);
 
@@ -296,7 +318,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
     plainServer = net.createServer((socket) => {
       track(socket);
       plainConnections.add(socket);
-      broker.handle(socket);
+      handle(socket);
     });
     plainPort = await listen(plainServer, options.host, options.plainPort);
   }
@@ -309,7 +331,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
     acceptTlsSocket,
     acceptStream: (stream, identity) => {
       iamConnections.set(stream, identity);
-      broker.handle(stream);
+      handle(stream);
     },
     publish: ({ topic, payload, qos, retain = false }) =>
       new Promise((resolve, reject) =>
