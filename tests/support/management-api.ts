@@ -69,6 +69,11 @@ export interface ManagementApi {
   refused: Refusal[];
   /** Delay before each answer, as a real API's latency. */
   latencyMs: number;
+  /**
+   * Called with each accepted post before its 200 (e.g. to hand the data to a real WebSocket, as
+   * API Gateway does); a throw is answered 410, as for a connection that went away meanwhile.
+   */
+  relay: ((connectionId: string, data: string) => void) | undefined;
   /** The most requests the server had in flight at once (since the last reset). */
   maxInFlight(): number;
   resetMaxInFlight(): void;
@@ -178,6 +183,12 @@ export async function startManagementApi(): Promise<ManagementApi> {
         refuse(status, 'err');
         return;
       }
+      try {
+        api.relay?.(connectionId, body.toString('utf8'));
+      } catch {
+        refuse(410, 'Gone');
+        return;
+      }
       posts.push({ connectionId, body: body.toString('utf8') });
       response.writeHead(200).end();
     };
@@ -186,6 +197,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
   const { port } = server.address() as AddressInfo;
   const api: ManagementApi = {
     latencyMs: 0,
+    relay: undefined,
     outage: undefined,
     failNext: (statuses) => upcomingFailures.push(...statuses),
     faults,
