@@ -7,6 +7,7 @@
  * it; while the engine's backlog is full the answer waits (back-pressure). On stop, the backlog
  * drains for a moment and the rest goes to the dead-letter store: nothing accepted is lost.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { startMqttEndpoint, type DeviceIdentity, type MqttEndpoint } from './broker/mqtt-endpoint';
 import { DeadLetterStore, type DeadLetterLimits } from './dead-letters';
@@ -179,6 +180,8 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
         principal: message.identity?.certificateId ?? message.identity?.iamAccessKeyId,
         timestamp: Date.now(),
         properties: message.properties,
+        // traceid(): "the trace ID (UUID) of the MQTT message" (HTTPS messages have none).
+        traceId: randomUUID(),
       };
       return rules.accept(ruleMessage);
     },
