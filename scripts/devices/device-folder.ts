@@ -68,9 +68,18 @@ export function deviceFolder(devicesDir: string, thingName: string): string {
 /** Fails before anything is created when the device already has a folder. */
 export function assertNoDeviceFolder(devicesDir: string, thingName: string): void {
   const folder = deviceFolder(devicesDir, thingName);
-  if (fs.existsSync(folder)) {
-    throw new Error(`${folder} already exists; pass --force to re-issue the device`);
-  }
+  if (fs.existsSync(folder)) throw new Error(alreadyExists(folder, thingName));
+}
+
+/** What to run instead: use the device as it is, re-issue it, or make another. */
+function alreadyExists(folder: string, thingName: string): string {
+  return (
+    `${folder} already exists; pass --force to re-issue the device. Instead:\n` +
+    `  use it as it is:    cd ${folder}\n` +
+    `  re-issue it:        npm run device:create -- --thing ${thingName} --force\n` +
+    `  make another:       npm run device:create -- --thing my-sensor\n` +
+    `(npm start's simulated fleet uses sensor-1…N itself.)`
+  );
 }
 
 /**
@@ -93,9 +102,7 @@ export function writeDeviceFolder(
     ],
     options,
   );
-  if (!written) {
-    throw new Error(`${folder} already exists; pass --force to re-issue the device`);
-  }
+  if (!written) throw new Error(alreadyExists(folder, identity.config.thingName));
   return folder;
 }
 
