@@ -27,6 +27,7 @@ const FUNCTIONS = [
   'forwardTelemetry',
 ];
 const STAGES = ['dev', 'prod'] as const;
+const ALARM_EMAIL = 'ops@example.com';
 
 type Template = { Conditions: Record<string, unknown>; Resources: Record<string, Resource> };
 type Resource = { Type: string; Properties: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -71,8 +72,10 @@ beforeAll(async () => {
     // A fresh esbuild folder per build: serverless-esbuild zips whatever an earlier build left.
     const workFolder = `.esbuild-package-${process.pid}-${stage}`;
     await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
+    // prod with the stage parameter that subscribes an address to its alarms, dev without.
+    const params = stage === 'prod' ? [`--param=alarmEmail=${ALARM_EMAIL}`] : [];
     const { code, output } = await sls(
-      ['package', '--stage', stage, '--package', dir],
+      ['package', '--stage', stage, '--package', dir, ...params],
       withoutCredentials({ ESBUILD_WORK_FOLDER: workFolder }),
     );
     await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
@@ -556,6 +559,144 @@ describe('stage names AWS would refuse', () => {
   });
 });
 
+/**
+ * resources/alarms.yml. Metric names and dimensions as AWS documents them: "Available CloudWatch
+ * metrics for Amazon SQS", "Types of metrics for Lambda functions", "AWS IoT metrics and
+ * dimensions" (rule metrics: RuleMessageThrottled by RuleName; rule action metrics: Failure and
+ * ErrorActionFailure by RuleName and ActionType) and "Monitor WebSocket API execution with
+ * CloudWatch metrics" (ExecutionError, IntegrationError by ApiId and Stage).
+ */
+describe('alarms', () => {
+  const alarmsOf = (stage: (typeof STAGES)[number]) =>
+    Object.fromEntries(
+      resourcesOfType(packages[stage]!.template, 'AWS::CloudWatch::Alarm').map(([id, alarm]) => [
+        id,
+        alarm.Properties,
+      ]),
+    );
+  const watching = (namespace: string, metric: string, dimensions: unknown[]) => ({
+    Namespace: namespace,
+    MetricName: metric,
+    Dimensions: dimensions,
+    ComparisonOperator: 'GreaterThanThreshold',
+    AlarmActions: [{ Ref: 'AlarmTopic' }],
+  });
+  const rule = { Name: 'RuleName', Value: { Ref: 'ForwardTelemetryIotTopicRule1' } };
+  const forwardTelemetry = {
+    Name: 'FunctionName',
+    Value: { Ref: 'ForwardTelemetryLambdaFunction' },
+  };
+
+  it.each(STAGES)(
+    'stage %s watches the dead letters, forwardTelemetry, the rule and the WebSocket API',
+    (stage) => {
+      const alarms = alarmsOf(stage);
+      const api = [
+        { Name: 'ApiId', Value: { Ref: 'WebsocketsApi' } },
+        { Name: 'Stage', Value: stage },
+      ];
+      expect(alarms).toEqual({
+        DeadLetterQueueAlarm: expect.objectContaining({
+          ...watching('AWS/SQS', 'ApproximateNumberOfMessagesVisible', [
+            {
+              Name: 'QueueName',
+              Value: { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'QueueName'] },
+            },
+          ]),
+          Threshold: 0,
+        }),
+        ForwardTelemetryErrorsAlarm: expect.objectContaining({
+          ...watching('AWS/Lambda', 'Errors', [forwardTelemetry]),
+          Threshold: 0,
+        }),
+        ForwardTelemetryThrottlesAlarm: expect.objectContaining({
+          ...watching('AWS/Lambda', 'Throttles', [forwardTelemetry]),
+          Threshold: 0,
+        }),
+        TelemetryRuleThrottledAlarm: expect.objectContaining({
+          ...watching('AWS/IoT', 'RuleMessageThrottled', [rule]),
+          Threshold: 0,
+        }),
+        TelemetryRuleActionFailureAlarm: expect.objectContaining({
+          ...watching('AWS/IoT', 'Failure', [rule, { Name: 'ActionType', Value: 'Lambda' }]),
+          Threshold: 0,
+        }),
+        TelemetryRuleErrorActionFailureAlarm: expect.objectContaining({
+          ...watching('AWS/IoT', 'ErrorActionFailure', [
+            rule,
+            { Name: 'ActionType', Value: 'SQS' },
+          ]),
+          Threshold: 0,
+        }),
+        WebSocketExecutionErrorAlarm: expect.objectContaining({
+          ...watching('AWS/ApiGateway', 'ExecutionError', api),
+          Threshold: 0,
+        }),
+        WebSocketIntegrationErrorAlarm: expect.objectContaining(
+          watching('AWS/ApiGateway', 'IntegrationError', api),
+        ),
+      });
+      // Each alarm is named for its stage, so two stages in one account never collide.
+      for (const alarm of Object.values(alarms)) {
+        expect(alarm.AlarmName).toMatch(new RegExp(`^telemetry-${stage}-`));
+      }
+    },
+  );
+
+  it.each(STAGES)('stage %s: the alarms point at resources of this template', (stage) => {
+    const { template } = packages[stage]!;
+    const types: Record<string, string> = {
+      AlarmTopic: 'AWS::SNS::Topic',
+      TelemetryDeadLetterQueue: 'AWS::SQS::Queue',
+      ForwardTelemetryLambdaFunction: 'AWS::Lambda::Function',
+      ForwardTelemetryIotTopicRule1: 'AWS::IoT::TopicRule',
+      WebsocketsApi: 'AWS::ApiGatewayV2::Api',
+    };
+    const referenced =
+      JSON.stringify(alarmsOf(stage)).match(/"(Ref|Fn::GetAtt)":\[?"(\w+)"/g) ?? [];
+    expect(referenced.length).toBeGreaterThan(0);
+    for (const reference of referenced) {
+      const id = /"(\w+)"$/.exec(reference)![1]!;
+      expect([id, template.Resources[id]?.Type]).toEqual([id, types[id]]);
+    }
+  });
+
+  it('sends them to an SNS topic per stage, with the e-mail subscription only where the stage parameter is set', () => {
+    for (const stage of STAGES) {
+      const { template } = packages[stage]!;
+      expect(template.Resources.AlarmTopic).toMatchObject({
+        Type: 'AWS::SNS::Topic',
+        Properties: { TopicName: `telemetry-${stage}-alarms` },
+      });
+      expect(template.Resources.AlarmEmailSubscription).toMatchObject({
+        Type: 'AWS::SNS::Subscription',
+        Condition: 'HasAlarmEmail',
+        Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email' },
+      });
+    }
+    // prod was packaged with --param=alarmEmail=…, dev without: the condition is false there.
+    expect(packages.prod!.template.Conditions.HasAlarmEmail).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [ALARM_EMAIL, ''] }],
+    });
+    expect(packages.prod!.template.Resources.AlarmEmailSubscription!.Properties.Endpoint).toBe(
+      ALARM_EMAIL,
+    );
+    expect(packages.dev!.template.Conditions.HasAlarmEmail).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': ['', ''] }],
+    });
+  });
+
+  it('needs no new permission: the functions publish their metrics as log lines (EMF)', () => {
+    const actions = resourcesOfType(packages.prod!.template, 'AWS::IAM::Role').flatMap(([, role]) =>
+      role.Properties.Policies.flatMap(
+        (policy: { PolicyDocument: { Statement: { Action: string | string[] }[] } }) =>
+          policy.PolicyDocument.Statement.flatMap((statement) => statement.Action),
+      ),
+    );
+    expect(actions.filter((action: string) => /^(cloudwatch|sns):/.test(action))).toEqual([]);
+  });
+});
+
 describe('cfn-lint', () => {
   interface LintMatch {
     Rule: { Id: string };
@@ -569,7 +710,11 @@ describe('cfn-lint', () => {
     W3005: (match) =>
       match.Location.Path.includes('DependsOn') || /already enforced/.test(match.Message),
     // IsDevStage compares the stage the framework already resolved: constant within a template.
-    W8003: (match) => match.Location.Path.join('/') === 'Conditions/IsDevStage',
+    // So does HasAlarmEmail, on the stage parameter the framework resolved (resources/alarms.yml).
+    W8003: (match) =>
+      ['Conditions/IsDevStage', 'Conditions/HasAlarmEmail'].some((condition) =>
+        match.Location.Path.join('/').startsWith(condition),
+      ),
   };
 
   it.each(STAGES)('finds no error and no unexplained warning for stage %s', async (stage) => {
