@@ -36,6 +36,7 @@ export interface TopicRule {
 }
 
 export const SUPPORTED_ACTIONS = ['Lambda', 'Sqs', 'Republish', 'DynamoDBv2'];
+const MAX_ACTIONS = 10;
 
 export function actionsOf(rule: TopicRule): RuleAction[] {
   return rule.actions ?? [{ kind: 'lambda', functionName: rule.functionName }];
@@ -173,7 +174,12 @@ export function rulesFromTemplate(
       const lambda = actions.find((action) => action.kind === 'lambda');
       rules.push({
         name,
-        functionName: lambda?.kind === 'lambda' ? lambda.functionName : describeAction(actions[0]!),
+        functionName:
+          lambda?.kind === 'lambda'
+            ? lambda.functionName
+            : actions[0]
+              ? describeAction(actions[0])
+              : '',
         compiled,
         actions,
         errorAction: resolver.errorAction(payload.ErrorAction, compiled),
@@ -191,6 +197,7 @@ function withRule(label: string, sql: string, build: () => void): void {
   }
 }
 
+/** "AwsIotSqlVersion … The default value is 2015-10-08" (CloudFormation, TopicRulePayload). */
 function sqlVersion(value: unknown): SqlVersion {
   if (value === undefined) return DEFAULT_SQL_VERSION;
   const version = SQL_VERSIONS.find((candidate) => candidate === value);
@@ -209,8 +216,11 @@ class Resolver {
   ) {}
 
   actions(value: unknown, compiled: CompiledRule): RuleAction[] {
+    // "AWS::IoT::TopicRule TopicRulePayload": Actions, 0 to 10 of them.
     const list = Array.isArray(value) ? value : [];
-    if (list.length === 0) throw new Error('the rule has no Actions');
+    if (list.length > MAX_ACTIONS) {
+      throw new Error(`${list.length} actions; a topic rule has at most ${MAX_ACTIONS}`);
+    }
     const unsupported = list.flatMap((entry) =>
       Object.keys(entry as object).filter((kind) => !SUPPORTED_ACTIONS.includes(kind)),
     );
