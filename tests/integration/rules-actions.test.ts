@@ -26,6 +26,7 @@ import {
   rulesFromTemplate,
   type Resources,
 } from '../../local/iot/rules/actions';
+import { describeRules } from '../../local/iot/rules/engine';
 import { OfflineSqsQueues, sqsDirectory } from '../../local/sqs/queue-store';
 import {
   connectDevice,
@@ -309,6 +310,12 @@ describe('Basic Ingest ($aws/rules/<rule>/<topic>)', () => {
 });
 
 describe('loading the template', () => {
+  it('the start-up banner names each rule (what Basic Ingest addresses) and its actions', () => {
+    expect(describeRules(core.rules.rules)).toBe(
+      'ReadingsRule → rules-test-process + sqs:readings-queue + republish:alerts/${topic(2)} + dynamodbv2:readings',
+    );
+  });
+
   it('names an action the offline engine does not run, at start-up', () => {
     const resources: Resources = {
       StreamRule: {
