@@ -31,6 +31,7 @@ import { OfflineSqsQueues, sqsDirectory } from '../../local/sqs/queue-store';
 import {
   connectDevice,
   deviceCredentials,
+  httpsPublish,
   publishExpectingDisconnect,
   type DeviceCredentials,
 } from '../support/devices';
@@ -278,6 +279,27 @@ describe('Basic Ingest ($aws/rules/<rule>/<topic>)', () => {
     expect(received.filter((m) => m.topic.includes('s-2')).map((m) => m.topic)).toEqual([
       'alerts/s-2',
     ]);
+  });
+
+  it('works over HTTPS too: 200, the rule runs, the policy decides', async () => {
+    const answer = await httpsPublish(
+      core.https.port,
+      '/topics/$aws/rules/ReadingsRule/sensors/s-5/reading?qos=1',
+      JSON.stringify({ temp: 9 }),
+      sensor,
+    );
+    expect(answer.status).toBe(200);
+    await waitUntil(() => received.some((m) => m.topic === 'alerts/s-5'), 'the rule ran');
+    expect(received.filter((m) => m.topic.includes('s-5')).map((m) => m.topic)).toEqual([
+      'alerts/s-5',
+    ]);
+    const denied = await httpsPublish(
+      core.https.port,
+      '/topics/$aws/rules/OtherRule/sensors/s-6/reading?qos=1',
+      JSON.stringify({ temp: 9 }),
+      sensor,
+    );
+    expect(denied.status).toBe(403);
   });
 
   it('refuses a subscription to Basic Ingest topics (SUBACK failure 0x80)', async () => {
