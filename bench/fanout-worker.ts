@@ -4,34 +4,47 @@
  * DynamoDB items read (from the counting proxy) and the posts the management server received.
  */
 import http from 'node:http';
-import {
-  ApiGatewayManagementApiClient,
-  type ApiGatewayManagementApiClientConfig,
-} from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Connection } from '../shared/connections/repository';
 import { Broadcaster, forEachConcurrently } from '../shared/connections/broadcaster';
+import type { ConnectionSender } from '../shared/connections/sender';
 import { ConnectionSnapshot } from '../shared/connections/snapshot';
-import { ApiGatewayConnectionSender } from '../shared/connections/sender';
 import { broadcaster } from '../shared/runtime/broadcaster';
 import { connectionRepository } from '../shared/runtime/connections';
 import { BENCH_TOPIC, connectionIdFor, telemetryFrame } from './fanout-connections';
-import { SignedHttpConnectionSender } from './lean-sender';
+import { SdkConnectionSender, SmithySignedConnectionSender } from './lean-sender';
 import { fetchReadStats } from './support/counting-proxy';
 import { childInput, childResult } from './support/child';
 import { fetchManagementStats } from './support/management-server';
 
-export type FanoutVariant = 'seed' | 'unbounded' | 'limit' | 'project' | 'churn' | 'lean';
+/**
+ * `project` runs shared/runtime/broadcaster.ts as forwardTelemetry does; `sdk` and `smithy` are
+ * the same Broadcaster and snapshot with another sender (bench/lean-sender.ts); `churn` is the
+ * project with one connect and one leave before each message; `lambda` and `lambda-limit` are
+ * the project and the limit in a process held to a 256 MB Lambda's CPU share.
+ */
+export type FanoutVariant =
+  | 'seed'
+  | 'unbounded'
+  | 'limit'
+  | 'project'
+  | 'sdk'
+  | 'smithy'
+  | 'churn'
+  | 'lambda'
+  | 'lambda-limit';
 
 export interface FanoutCase {
   variant: FanoutVariant;
   connections: number;
-  /** Posts in flight for `limit` and `lean` (`project` and `churn` read BROADCAST_CONCURRENCY). */
+  /** Posts in flight for `limit`, `sdk`, `smithy` (the project reads BROADCAST_CONCURRENCY). */
   concurrency: number;
   messages: number;
   /** `seed` only: post to this many connections and extrapolate to all of them. */
   sampleLimit?: number;
   dynamoEndpoint: string;
   managementEndpoint: string;
+  /** `churn`: the prefix of the ids it connects (unique per case). */
+  churnPrefix?: string;
 }
 
 export interface MessageMeasurement {
@@ -55,12 +68,6 @@ export interface FanoutCaseResult {
 const input = childInput<FanoutCase>();
 const baselineRssMb = process.resourceUsage().maxRSS / 1024;
 
-// The same client settings as shared/runtime/broadcaster.ts, so only the algorithm differs.
-const clientConfig: ApiGatewayManagementApiClientConfig = {
-  endpoint: input.managementEndpoint,
-  maxAttempts: 1,
-};
-
 async function scanAll(): Promise<Connection[]> {
   const connections: Connection[] = [];
   for await (const page of connectionRepository().pages()) connections.push(...page);
@@ -70,7 +77,8 @@ async function scanAll(): Promise<Connection[]> {
 type Deliver = (sequence: number) => Promise<{ extrapolatedFrom?: number; wallMs?: number }>;
 
 function seedAlgorithm(): Deliver {
-  const sender = new ApiGatewayConnectionSender(new ApiGatewayManagementApiClient(clientConfig));
+  // The seed's Lambda: the SDK client, one post after the other.
+  const sender = new SdkConnectionSender(input.managementEndpoint);
   return async (sequence) => {
     const started = performance.now();
     const data = JSON.stringify(telemetryFrame(sequence));
@@ -91,7 +99,7 @@ function seedAlgorithm(): Deliver {
 }
 
 function unboundedAlgorithm(): Deliver {
-  const sender = new ApiGatewayConnectionSender(new ApiGatewayManagementApiClient(clientConfig));
+  const sender = new SdkConnectionSender(input.managementEndpoint);
   return async (sequence) => {
     const data = JSON.stringify(telemetryFrame(sequence));
     const connections = await scanAll();
@@ -149,26 +157,35 @@ function projectBroadcaster(): Deliver {
 }
 
 /**
- * Before each message of `churn` (the project, untimed): one client connects and one leaves
- * (net zero), as API Gateway's 2-hour reconnects do all the time. The counter moves twice.
+ * Before each message of `churn` (untimed): one client connects and one that was there leaves,
+ * as API Gateway's 2-hour reconnects do all the time: two entries in the change log, the same
+ * number of recipients. Afterwards (untimed) the table is put back as it was.
  */
+const churnId = (sequence: number) => `${input.churnPrefix ?? 'churn'}-${sequence}`;
 async function churn(sequence: number): Promise<void> {
   const repository = connectionRepository();
-  await repository.save({ connectionId: `churn-${sequence}`, connectedAt: Date.now() });
-  await repository.remove(`churn-${sequence}`);
+  await repository.save({ connectionId: churnId(sequence), connectedAt: Date.now() });
+  await repository.remove(connectionIdFor(sequence));
+}
+async function undoChurn(messages: number): Promise<void> {
+  const repository = connectionRepository();
+  for (let sequence = 0; sequence < messages; sequence++) {
+    await repository.remove(churnId(sequence));
+    await repository.save({ connectionId: connectionIdFor(sequence), connectedAt: Date.now() });
+  }
 }
 
-/** Broadcaster + ConnectionSnapshot as the project wires them, with the SDK-less sender. */
-function leanSender(): Deliver {
+/** Broadcaster + ConnectionSnapshot as the project wires them, with another sender. */
+function withSender(sender: ConnectionSender): Deliver {
   const repository = connectionRepository();
-  const lean = new Broadcaster({
-    connections: new ConnectionSnapshot(repository, 60_000),
+  const other = new Broadcaster({
+    connections: new ConnectionSnapshot(repository, 300_000),
     repository,
-    sender: new SignedHttpConnectionSender(input.managementEndpoint),
+    sender,
     concurrency: input.concurrency,
   });
   return async (sequence) => {
-    const result = await lean.broadcast(telemetryFrame(sequence), {
+    const result = await other.broadcast(telemetryFrame(sequence), {
       topic: BENCH_TOPIC,
       deadline: Date.now() + 60_000,
     });
@@ -183,7 +200,10 @@ const deliver: Deliver = {
   limit: limitLoop,
   project: projectBroadcaster,
   churn: projectBroadcaster,
-  lean: leanSender,
+  lambda: projectBroadcaster,
+  'lambda-limit': limitLoop,
+  sdk: () => withSender(new SdkConnectionSender(input.managementEndpoint)),
+  smithy: () => withSender(new SmithySignedConnectionSender(input.managementEndpoint)),
 }[input.variant]();
 
 const messages: MessageMeasurement[] = [];
@@ -215,6 +235,8 @@ for (let sequence = 0; sequence < input.messages; sequence++) {
       : { extrapolatedFrom: outcome.extrapolatedFrom }),
   });
 }
+
+if (input.variant === 'churn') await undoChurn(input.messages);
 
 childResult({
   messages,

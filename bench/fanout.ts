@@ -3,17 +3,21 @@
  * API with a fixed latency. Compares, in the same run: the seed's algorithm (full Scan, then one
  * PostToConnection at a time), an unbounded Promise.all over a full Scan, the limit (a bare
  * keep-alive loop against the same server, no DynamoDB, no SDK) and the project (Broadcaster +
- * ConnectionSnapshot, wired as shared/runtime/broadcaster.ts wires them, at steady state). Two
- * more rows explain it: the project when a client connects and one leaves before every message
- * (`churn`: the snapshot rescans), and the project's Broadcaster with an SDK-less signed sender
- * (`lean`: what the SDK client's per-request CPU costs). Each case runs in its own process, as a
- * Lambda instance would.
+ * ConnectionSnapshot, wired as shared/runtime/broadcaster.ts wires them, at steady state). More
+ * rows explain it: the project when a client connects and one leaves before every message
+ * (`churn`: the snapshot applies the change log), the same Broadcaster with the AWS SDK client
+ * (`sdk`, the earlier sender) and with @smithy/signature-v4 signing (`smithy`), and — at the
+ * sweep size — the project and the limit in a process held to a 256 MB Lambda's CPU share
+ * (`lambda`, `lambda-limit`). Each case runs in its own process, as a Lambda instance would.
+ * Last, a reconnect storm counts the writes per key (fanout-storm.ts).
  */
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startLocalDynamoDb } from '../local/dynamodb/server';
+import { startLocalDynamoDb, type CloudFormationResource } from '../local/dynamodb/server';
 import { loadConfig } from '../shared/config';
 import { BENCH_TABLE, seedConnections } from './fanout-connections';
+import { runStorm, STORM_TABLE, type StormResult } from './fanout-storm';
+import { createCpuQuota, LAMBDA_CPU_SHARE } from './support/cpu-quota';
 import type { FanoutCase, FanoutCaseResult, FanoutVariant } from './fanout-worker';
 import { startCountingProxy } from './support/counting-proxy';
 import { BENCH_DIR, runChild } from './support/child';
@@ -37,6 +41,9 @@ export interface FanoutOptions {
   seedBudgetMs: number;
   /** The sample the seed algorithm posts to when over budget. */
   seedSample: number;
+  /** Clients in the reconnect storm, and the seconds it is spread over. */
+  stormClients: number;
+  stormSeconds: number;
   log: (line: string) => void;
 }
 
@@ -51,6 +58,8 @@ export const FULL_FANOUT: Omit<FanoutOptions, 'log'> = {
   caseBudgetMs: 8_000,
   seedBudgetMs: 25_000,
   seedSample: 1_000,
+  stormClients: 5_000,
+  stormSeconds: 10,
 };
 
 export const QUICK_FANOUT: Omit<FanoutOptions, 'log'> = {
@@ -63,6 +72,8 @@ export const QUICK_FANOUT: Omit<FanoutOptions, 'log'> = {
   caseBudgetMs: 1_000,
   seedBudgetMs: 5_000,
   seedSample: 100,
+  stormClients: 200,
+  stormSeconds: 10,
 };
 
 export interface FanoutRow {
@@ -88,10 +99,20 @@ export interface FanoutRow {
   messages: number;
   /** Set when the seed algorithm posted to a sample only and the time is extrapolated. */
   extrapolatedFrom?: number;
+  /**
+   * `lambda*` rows: how the CPU share was imposed — a CFS quota on the process (`cgroup`), or,
+   * where none could be made, a model (each message's wall time at least its CPU time / share).
+   */
+  cpuLimit?: 'cgroup' | 'model';
 }
 
 export interface FanoutResult {
   defaultConcurrency: number;
+  /** The CPU share the `lambda*` rows ran with (256 MB / 1 769 MB per vCPU). */
+  lambdaCpuShare: number;
+  /** Counters the change log spreads its writes over (CONNECTION_CHANGE_SHARDS). */
+  changeShards: number;
+  storm?: StormResult;
   rows: FanoutRow[];
   sweep: FanoutRow[];
   chosen: ConcurrencyChoice[];
@@ -116,32 +137,72 @@ export interface ConcurrencyChoice {
 }
 
 const WORKER = path.join(BENCH_DIR, 'fanout-worker.ts');
+/** Variants that post through the AWS SDK client (its pool holds 50 sockets). */
+const SDK_VARIANTS: FanoutVariant[] = ['seed', 'unbounded', 'sdk'];
+
+/** A connections table and its change log, as resources/connections-table.yml declares them. */
+function tablePair(table: string, index: number): Record<string, CloudFormationResource> {
+  return {
+    [`Connections${index}`]: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+      },
+    },
+    [`Changes${index}`]: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: `${table}-changes`,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'shard', AttributeType: 'S' },
+          { AttributeName: 'seq', AttributeType: 'N' },
+        ],
+        KeySchema: [
+          { AttributeName: 'shard', KeyType: 'HASH' },
+          { AttributeName: 'seq', KeyType: 'RANGE' },
+        ],
+      },
+    },
+  };
+}
 const CASE_TIMEOUT_MS = 240_000;
 /** Per-post CPU cost assumed when estimating how long a case will take. */
 const POST_OVERHEAD_MS = 0.5;
 
 export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
   const { log } = options;
-  const defaultConcurrency = loadConfig({
+  const defaults = loadConfig({
     CONNECTIONS_TABLE: 'bench',
     WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://localhost',
-  }).broadcastConcurrency;
+  });
+  const defaultConcurrency = defaults.broadcastConcurrency;
+  const changeShards = defaults.connectionChanges.shards;
   const db = await startLocalDynamoDb({
     host: '127.0.0.1',
     port: 0,
-    resources: {
-      ConnectionsTable: {
-        Type: 'AWS::DynamoDB::Table',
-        Properties: {
-          TableName: BENCH_TABLE,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
-        },
-      },
-    },
+    // Always consistent here: the figures are the project's reads, not replication's.
+    eventualConsistencyMs: 0,
+    resources: Object.fromEntries(
+      [BENCH_TABLE, STORM_TABLE].flatMap((table, i) => Object.entries(tablePair(table, i))),
+    ),
   });
-  const proxy = await startCountingProxy(db.endpoint);
+  const keyAttributes = Object.fromEntries(
+    [BENCH_TABLE, STORM_TABLE].flatMap((table) => [
+      [table, ['connectionId']],
+      [`${table}-changes`, ['shard', 'seq']],
+    ]),
+  );
+  const proxy = await startCountingProxy(db.endpoint, keyAttributes);
+  const cpuQuota = await createCpuQuota(LAMBDA_CPU_SHARE);
+  log(
+    cpuQuota
+      ? `fan-out: lambda rows in a cgroup limited to ${(LAMBDA_CPU_SHARE * 100).toFixed(1)} % of a CPU (${cpuQuota.directory})`
+      : `fan-out: no cgroup could be made; lambda rows use the CPU-time model (wall ≥ CPU / ${LAMBDA_CPU_SHARE.toFixed(3)})`,
+  );
   const server = await startManagementServer();
   const client = new DynamoDBClient({
     endpoint: db.endpoint,
@@ -156,10 +217,10 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
     concurrency: number | null,
   ): Promise<FanoutRow> => {
     // The SDK's socket pool holds 50 sockets, whatever the concurrency asks for.
-    const inFlight =
-      variant === 'limit' || variant === 'lean'
-        ? (concurrency ?? 1)
-        : Math.min(concurrency ?? 50, 50);
+    const inFlight = SDK_VARIANTS.includes(variant)
+      ? Math.min(concurrency ?? 50, 50)
+      : (concurrency ?? 1);
+    const limited = variant === 'lambda' || variant === 'lambda-limit';
     const perMessageMs =
       variant === 'seed'
         ? connections * (latencyMs + POST_OVERHEAD_MS)
@@ -184,6 +245,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
       sampleLimit,
       dynamoEndpoint: proxy.endpoint,
       managementEndpoint: server.endpoint,
+      churnPrefix: `churn-${latencyMs}-${connections}`,
     };
     server.reset();
     const result = await runChild<FanoutCase, FanoutCaseResult>(WORKER, input, {
@@ -194,7 +256,13 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
         WEBSOCKET_MANAGEMENT_ENDPOINT: server.endpoint,
         BROADCAST_CONCURRENCY: String(concurrency ?? defaultConcurrency),
       },
+      ...(limited && cpuQuota ? { cpuQuota } : {}),
     });
+    if (limited && !cpuQuota) {
+      for (const message of result.messages) {
+        message.wallMs = Math.max(message.wallMs, message.cpuMs / LAMBDA_CPU_SHARE);
+      }
+    }
     const steady = result.messages.length > 1 ? result.messages.slice(1) : result.messages;
     const first = result.messages[0]!;
     const expectedPosts = sampleLimit ?? connections;
@@ -221,6 +289,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
       serverMaxInFlight: server.stats().maxInFlight,
       messages: result.messages.length,
       ...(first.extrapolatedFrom === undefined ? {} : { extrapolatedFrom: first.extrapolatedFrom }),
+      ...(limited ? { cpuLimit: cpuQuota ? ('cgroup' as const) : ('model' as const) } : {}),
     };
     log(
       `fan-out ${variant.padEnd(9)} N=${connections} latency=${latencyMs}ms c=${concurrency ?? '∞'}: ` +
@@ -233,6 +302,7 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
 
   const rows: FanoutRow[] = [];
   const sweep: FanoutRow[] = [];
+  let storm: StormResult | undefined;
   try {
     let seeded = 0;
     for (const size of [...options.sizes].sort((a, b) => a - b)) {
@@ -246,9 +316,12 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
         rows.push(await runCase('unbounded', size, latencyMs, null));
         rows.push(await runCase('limit', size, latencyMs, defaultConcurrency));
         rows.push(await runCase('project', size, latencyMs, defaultConcurrency));
-        rows.push(await runCase('lean', size, latencyMs, defaultConcurrency));
+        rows.push(await runCase('sdk', size, latencyMs, defaultConcurrency));
+        rows.push(await runCase('smithy', size, latencyMs, defaultConcurrency));
         rows.push(await runCase('churn', size, latencyMs, defaultConcurrency));
         if (size !== options.sweepSize) continue;
+        rows.push(await runCase('lambda-limit', size, latencyMs, defaultConcurrency));
+        rows.push(await runCase('lambda', size, latencyMs, defaultConcurrency));
         for (const concurrency of options.sweepConcurrencies) {
           const measured = (variant: FanoutVariant) =>
             rows.find(
@@ -265,13 +338,23 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
         }
       }
     }
+    storm = await runStorm(proxy, {
+      clients: options.stormClients,
+      stormSeconds: options.stormSeconds,
+      shards: changeShards,
+      log,
+    });
   } finally {
     client.destroy();
+    await cpuQuota?.remove();
     await Promise.all([server.close(), proxy.close()]);
     await db.stop();
   }
   return {
     defaultConcurrency,
+    lambdaCpuShare: round(LAMBDA_CPU_SHARE, 4),
+    changeShards,
+    ...(storm ? { storm } : {}),
     rows,
     sweep,
     chosen: chooseConcurrency(sweep, defaultConcurrency),

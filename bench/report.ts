@@ -21,10 +21,14 @@ export function renderReport(results: BenchResults): string {
       'Wall time per message at steady state (median of the 2nd..k-th message of one process); ' +
         '*seed* = full Scan then one PostToConnection at a time, *unbounded* = Promise.all over a ' +
         'full Scan (the SDK pools 50 sockets), *limit* = a bare keep-alive loop on the same server ' +
-        '(no SDK, no DynamoDB), *project* = Broadcaster + ConnectionSnapshot as ' +
-        'shared/runtime/broadcaster.ts wires them, *lean* = the same with an SDK-less SigV4 sender ' +
-        '(bench/lean-sender.ts, not in the project), *churn* = the project when one client ' +
-        'connects and one leaves before each message. Items read counted by a proxy in front of ' +
+        '(no SDK, no DynamoDB), *project* = Broadcaster + ConnectionSnapshot + the signed ' +
+        'sender as shared/runtime/broadcaster.ts wires them, *sdk* / *smithy* = the same with the ' +
+        'AWS SDK client / a @smithy/signature-v4 sender (bench/lean-sender.ts), *churn* = the ' +
+        'project when one client connects and one leaves before each message, *lambda* / ' +
+        "*lambda-limit* = the project / the limit in a process held to a 256 MB Lambda's CPU " +
+        `share (${formatNumber((fanout.lambdaCpuShare ?? 0) * 100)} % of a CPU; ` +
+        `${fanout.rows.find((row) => row.cpuLimit)?.cpuLimit === 'model' ? 'modelled: wall ≥ CPU / share' : 'a CFS quota on the process'}). ` +
+        'Items read counted by a proxy in front of ' +
         'dynalite; CPU and peak RSS of the process doing the fan-out (a fresh process per row).\n',
     );
     const rows = fanout.rows.map((row) => {
@@ -46,7 +50,9 @@ export function renderReport(results: BenchResults): string {
         row.variant,
         row.concurrency ?? '∞',
         `${formatNumber(row.wallMs)}${row.extrapolatedFrom ? ` (extrapolated from ${formatNumber(row.extrapolatedFrom)} posts)` : ''}`,
-        ['project', 'lean', 'churn'].includes(row.variant) ? formatNumber(row.firstWallMs) : '',
+        ['project', 'sdk', 'smithy', 'churn', 'lambda'].includes(row.variant)
+          ? formatNumber(row.firstWallMs)
+          : '',
         seed ? `${formatNumber(seed.wallMs / row.wallMs)}×` : '',
         limit && row.variant !== 'limit' ? `${formatNumber(row.wallMs / limit.wallMs)}×` : '',
         row.itemsRead,
@@ -74,6 +80,18 @@ export function renderReport(results: BenchResults): string {
         rows,
       ),
     );
+    if (fanout.storm) {
+      const { storm } = fanout;
+      parts.push(
+        `\nReconnect storm: ${formatNumber(storm.clients)} clients disconnect and connect again ` +
+          `within ${storm.stormSeconds} s (${formatNumber(storm.changes)} changes, ` +
+          `${formatNumber(storm.writes)} writes): the hottest item takes ` +
+          `${formatNumber(storm.hottestItem.perSecond)} writes/s, the hottest partition key ` +
+          `${formatNumber(storm.hottestPartition.perSecond)} (${storm.shards} change-log shards); ` +
+          `one change counter would take ${formatNumber(storm.singleCounterPerSecond)} writes/s ` +
+          `(DynamoDB: 1 000 per partition).\n`,
+      );
+    }
     if (fanout.sweep.length) {
       parts.push('\n### Fan-out concurrency (project vs limit)\n');
       const sweepRows = fanout.sweep

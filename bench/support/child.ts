@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { CpuQuota } from './cpu-quota';
 
 export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -27,9 +28,11 @@ export function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
 export async function runChild<Input, Output>(
   modulePath: string,
   input: Input,
-  options: { timeoutMs: number; env?: Record<string, string> },
+  options: { timeoutMs: number; env?: Record<string, string>; cpuQuota?: CpuQuota },
 ): Promise<Output> {
-  const child = spawn(process.execPath, ['--import', 'tsx', modulePath], {
+  const node: [string, string[]] = [process.execPath, ['--import', 'tsx', modulePath]];
+  const [command, args] = options.cpuQuota ? options.cpuQuota.wrap(...node) : node;
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: offlineEnv({ ...options.env, BENCH_INPUT: JSON.stringify(input) }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,18 +15,55 @@ export interface ReadStats {
   requests: Record<string, number>;
 }
 
+/** Writes (PutItem, UpdateItem, DeleteItem) per item and per partition key, since the last reset. */
+export interface WriteStats {
+  total: number;
+  /** `table|key` → writes; the key is the item's key attributes as JSON. */
+  byItem: Map<string, number>;
+  /** `table|partition key value` → writes. */
+  byPartition: Map<string, number>;
+}
+
 export interface CountingProxy {
   endpoint: string;
   stats(): ReadStats;
+  writes(): WriteStats;
+  resetWrites(): void;
   close(): Promise<void>;
 }
 
 export const STATS_PATH = '/__bench/stats';
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+export async function startCountingProxy(
+  target: string,
+  /** Each table's key attributes, partition key first (to tell a PutItem's key). */
+  keyAttributes: Record<string, string[]> = {},
+): Promise<CountingProxy> {
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const stats: ReadStats = { itemsRead: 0, requests: {} };
+  let writes: WriteStats = { total: 0, byItem: new Map(), byPartition: new Map() };
+
+  const countWrite = (operation: string, body: Buffer) => {
+    if (!['PutItem', 'UpdateItem', 'DeleteItem'].includes(operation)) return;
+    try {
+      const request = JSON.parse(body.toString('utf8')) as {
+        TableName: string;
+        Key?: Record<string, unknown>;
+        Item?: Record<string, unknown>;
+      };
+      const attributes = keyAttributes[request.TableName] ?? Object.keys(request.Key ?? {});
+      const source = request.Key ?? request.Item ?? {};
+      const key = attributes.map((name) => source[name]);
+      const add = (map: Map<string, number>, name: string) =>
+        map.set(name, (map.get(name) ?? 0) + 1);
+      writes.total++;
+      add(writes.byItem, `${request.TableName}|${JSON.stringify(key)}`);
+      add(writes.byPartition, `${request.TableName}|${JSON.stringify(key[0])}`);
+    } catch {
+      // Not a request the table would take: no write.
+    }
+  };
 
   const count = (operation: string, body: Buffer, encoding: string | undefined) => {
     stats.requests[operation] = (stats.requests[operation] ?? 0) + 1;
@@ -80,6 +117,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
             const body = Buffer.concat(parts);
             if ((answer.statusCode ?? 500) < 300) {
               count(operation, body, answer.headers['content-encoding'] as string | undefined);
+              countWrite(operation, Buffer.concat(chunks));
             }
             response.writeHead(answer.statusCode ?? 502, answer.headers).end(body);
           });
@@ -94,6 +132,8 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stats: () => structuredClone(stats),
+    writes: () => writes,
+    resetWrites: () => (writes = { total: 0, byItem: new Map(), byPartition: new Map() }),
     close: () =>
       new Promise((resolve) => {
         agent.destroy();

@@ -78,9 +78,26 @@ describe('npm run bench -- --quick', () => {
   it('fan-out: every variant delivers to every connection; reads are counted', () => {
     const fanout = runs.fanout!.results.fanout!;
     const variants = fanout.rows.map((row) => row.variant).sort();
-    expect(variants).toEqual(['churn', 'lean', 'limit', 'project', 'seed', 'unbounded']);
+    expect(variants).toEqual(
+      [
+        'churn',
+        'lambda',
+        'lambda-limit',
+        'limit',
+        'project',
+        'sdk',
+        'seed',
+        'smithy',
+        'unbounded',
+      ].sort(),
+    );
+    // The bench itself fails the run (errors, exit code) when a message misses a post; here the
+    // management server's own count of posts in flight must respect each row's bound.
     for (const row of fanout.rows) {
-      expect(row.postsPerMessage).toBe(row.connections);
+      expect(row.serverMaxInFlight).toBeGreaterThanOrEqual(1);
+      if (row.concurrency !== null) {
+        expect(row.serverMaxInFlight).toBeLessThanOrEqual(row.concurrency);
+      }
       expect(row.wallMs).toBeGreaterThan(0);
       expect(row.cpuMsPerPost).toBeGreaterThan(0);
       expect(row.peakRssMb).toBeGreaterThan(row.baselineRssMb * 0.5);
@@ -90,16 +107,18 @@ describe('npm run bench -- --quick', () => {
     const project = fanout.rows.find((row) => row.variant === 'project')!;
     const limit = fanout.rows.find((row) => row.variant === 'limit')!;
     const churn = fanout.rows.find((row) => row.variant === 'churn')!;
-    const lean = fanout.rows.find((row) => row.variant === 'lean')!;
-    // A full scan reads every connection and the change counter; a warm snapshot one item —
-    // unless the connections changed since the last message: then the counter and a rescan.
-    expect(seed.itemsRead).toBe(seed.connections + 1);
-    expect(project.firstItemsRead).toBe(project.connections + 2);
-    expect(project.itemsRead).toBe(1);
-    expect(lean.itemsRead).toBe(1);
-    expect(churn.itemsRead).toBe(churn.connections + 2);
+    const sdk = fanout.rows.find((row) => row.variant === 'sdk')!;
+    // A full scan reads every connection; a cold snapshot too (and the change log's counters,
+    // none yet); a warm one queries the change log and reads nothing while nothing changed.
+    // Under churn it reads the two entries and the one connection still there.
+    expect(seed.itemsRead).toBe(seed.connections);
+    expect(project.firstItemsRead).toBe(project.connections);
+    expect(project.itemsRead).toBe(0);
+    expect(sdk.itemsRead).toBe(0);
+    expect(churn.itemsRead).toBe(3);
     expect(limit.itemsRead).toBe(0);
-    expect(fanout.defaultConcurrency).toBeGreaterThan(0);
+    // The reconnect storm spreads its writes over the change log's shards.
+    expect(fanout.storm?.hottestPartition.writes).toBeLessThan(fanout.storm!.changes);
     expect(fanout.sweep.length).toBeGreaterThan(0);
     expect(fanout.chosen[0]).toMatchObject({ best: expect.any(Number), gain: expect.any(Number) });
   });
@@ -115,9 +134,8 @@ describe('npm run bench -- --quick', () => {
     for (const row of e2e.rows) {
       expect(row.sent).toBeGreaterThan(0);
       expect(row.publishFailures).toBe(0);
-      expect(row.expectedFrames).toBe(row.sent * row.clients);
-      expect(row.delivered).toBe(row.expectedFrames);
-      expect(row.lost).toBe(0);
+      // Frames counted by the WebSocket clients against what was published to each of them.
+      expect(row.delivered).toBe(row.sent * row.clients);
       expect(row.duplicates).toBe(0);
       expect(row.p50Ms).toBeGreaterThan(0);
       expect(row.p50Ms).toBeLessThanOrEqual(row.p95Ms);
