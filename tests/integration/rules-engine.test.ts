@@ -172,6 +172,30 @@ describe('RulesEngine', () => {
     ]);
   });
 
+  it('dead-letters a raw payload for a Lambda action at once, without invoking ("Working with binary payloads")', async () => {
+    invocations.length = 0;
+    const store = new DeadLetterStore(path.join(dir, 'binary'));
+    const engine = new RulesEngine({
+      rules: rulesFromFunctions(
+        { forwardTelemetry: { events: [{ iot: { sql: "SELECT * FROM 'raw/+'" } }] } },
+        functionName,
+      ),
+      invoker: new OfflineLambdaInvoker(endpoint),
+      deadLetters: store,
+    });
+    engine.dispatch({ topic: 'raw/s-5', payload: Buffer.from([0xff, 0x00]) });
+    await engine.drain();
+    expect(invocations).toEqual([]);
+    expect(await store.list()).toEqual([
+      expect.objectContaining({
+        topic: 'raw/s-5',
+        payloadBase64: Buffer.from([0xff, 0x00]).toString('base64'),
+        reason: expect.stringContaining("encode(*, 'base64')"),
+        attempts: 0,
+      }),
+    ]);
+  });
+
   it('dead-letters an action that cannot reach the Lambda API at all', async () => {
     const store = new DeadLetterStore(path.join(dir, 'd'));
     const engine = new RulesEngine({

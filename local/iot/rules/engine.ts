@@ -345,6 +345,8 @@ export class RulesEngine {
           if (result.kind === 'error') action.failure = result.reason;
           else if (result.kind === 'binary') {
             action.binary = { payload: result.payload, reason: result.reason };
+            // An action that cannot take raw bytes never will: no retries, straight to errors.
+            action.failure = binaryProblem(target, result.reason);
           } else action.output = result.value;
           return action;
         });
@@ -601,6 +603,21 @@ export class RulesEngine {
       message = `IoT rules engine backlog cleared: ${depth} queued (peak ${this.peak} of ${this.capacity}).`;
     }
     if (message) this.options.onBacklog?.(message, this.backlog());
+  }
+}
+
+/** Why an action cannot take a raw (non-JSON) payload, or undefined when it can. */
+function binaryProblem(target: RuleAction, reason: string): string | undefined {
+  switch (target.kind) {
+    case 'lambda':
+    case 'dynamodbv2':
+      return reason;
+    case 'sqs':
+      return target.useBase64 ? undefined : `SQS needs UseBase64 for this payload: ${reason}`;
+    case 'republish':
+      return target.topic.readsPayload
+        ? `the Republish topic ${target.topic.text} reads the payload: ${reason}`
+        : undefined;
   }
 }
 
