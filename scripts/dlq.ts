@@ -2,7 +2,13 @@
  * `npm run dlq -- list|redrive`: the offline IoT Core's dead letters (messages a topic rule could
  * not deliver). `redrive` invokes each letter's function again through the running offline stack
  * and removes the letter once the function succeeds.
+ *
+ * With `--stage`, the same commands (and `purge`) work on that stage's SQS dead-letter queue in
+ * AWS (scripts/dead-letter-queue.ts).
  */
+import { createInterface } from 'node:readline/promises';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { deadLetterDirectory } from '../local/iot/core';
 import {
   DeadLetterStore,
@@ -14,21 +20,43 @@ import {
 import { defaultLocalCloudDir } from '../local/iot/identity';
 import { OfflineLambdaInvoker } from '../local/iot/lambda-invoker';
 import { runCommand, UsageError, type CommandSpec } from './cli/command-line';
+import { runStageCommand, stageQueueName, StageDeadLetterQueue } from './dead-letter-queue';
 
 const options = {
   id: { type: 'string', value: 'ID', description: 'only the dead letter with this id' },
   json: { type: 'boolean', description: 'list: print the letters as JSON' },
+  stage: {
+    type: 'string',
+    value: 'STAGE',
+    description: `the stage's SQS queue in AWS (${stageQueueName('STAGE')}) instead of offline`,
+  },
+  region: {
+    type: 'string',
+    value: 'REGION',
+    description: 'with --stage: the region (default: AWS_REGION, else us-east-1)',
+  },
+  yes: { type: 'boolean', description: 'purge: do not ask for confirmation' },
 } as const;
 
 const spec = {
-  command: 'npm run dlq -- list|redrive',
-  summary: 'Lists or redrives the dead letters of the offline IoT Core rules.',
+  command: 'npm run dlq -- list|redrive|purge',
+  summary:
+    "Lists, redrives or purges dead letters: the offline IoT Core's, or a stage's SQS queue with --stage.",
   options,
   notes: [
     'Commands:',
     '  list      show each dead letter: when, which rule and topic, why it failed; and the',
     "            store's retention period and bounds, and how many letters they deleted",
     '  redrive   invoke the function again (the stack must be running); delivered letters are removed',
+    '  purge     --stage only: delete every message in the queue (asks first, unless --yes)',
+    '',
+    'With --stage, list shows both kinds of record in the queue: the IoT rule error action',
+    "(IoT Core could not invoke forwardTelemetry) and Lambda's on-failure destination",
+    '(forwardTelemetry failed every attempt), each as topic, device, reason and time. redrive',
+    'invokes telemetry-STAGE-forwardTelemetry with the original event and deletes the message',
+    'once it succeeds; a failed one stays in the queue. Credentials: the AWS SDK default chain',
+    '(sqs:GetQueueUrl, ReceiveMessage, ChangeMessageVisibility, DeleteMessage, PurgeQueue on the',
+    'queue; lambda:InvokeFunction on the function: the DeadLetterOperatorPolicy of the stack).',
     '',
     "Like the SQS queue it stands for, the store deletes letters older than the queue's",
     'MessageRetentionPeriod, and it drops the oldest beyond its size bound.',
@@ -44,12 +72,40 @@ const argv = subcommand === '--help' || subcommand === '-h' ? ['--help'] : rest;
 
 await runCommand(
   spec,
-  async ({ id, json }) => {
-    if (subcommand !== 'list' && subcommand !== 'redrive') {
+  async ({ id, json, stage, region, yes }) => {
+    if (subcommand !== 'list' && subcommand !== 'redrive' && subcommand !== 'purge') {
       throw new UsageError(
         subcommand ? `unknown command "${subcommand}"` : 'a command is required',
       );
     }
+    if (stage !== undefined) {
+      const clientConfig = { region: region ?? process.env.AWS_REGION ?? 'us-east-1' };
+      const queue = new StageDeadLetterQueue(
+        new SQSClient(clientConfig),
+        new LambdaClient(clientConfig),
+        stage,
+      );
+      process.exitCode = await runStageCommand(
+        queue,
+        subcommand,
+        { id, json, yes },
+        {
+          write: (text) => process.stdout.write(text),
+          ask: async (question) => {
+            if (!process.stdin.isTTY) return undefined;
+            const prompt = createInterface({ input: process.stdin, output: process.stdout });
+            try {
+              return await prompt.question(question);
+            } finally {
+              prompt.close();
+            }
+          },
+        },
+      );
+      return;
+    }
+    if (subcommand === 'purge') throw new UsageError('purge needs --stage');
+    if (region !== undefined || yes) throw new UsageError('--region and --yes need --stage');
     const store = new DeadLetterStore(deadLetterDirectory(defaultLocalCloudDir()));
     const letters = (await store.list()).filter((letter) => id === undefined || letter.id === id);
     if (id !== undefined && letters.length === 0) throw new Error(`no dead letter with id ${id}`);

@@ -301,6 +301,139 @@ describe('the template', () => {
   });
 });
 
+/**
+ * What each function's code calls, from the code itself (the handler and the shared modules it
+ * runs), as action → resource. Its role must grant exactly this: nothing missing (the call would
+ * fail in AWS) and nothing more (least privilege, per function rather than for the union).
+ */
+const CONNECTIONS = { 'Fn::GetAtt': ['ConnectionsTable', 'Arn'] };
+const CHANGES = { 'Fn::GetAtt': ['ConnectionChangesTable', 'Arn'] };
+const LOGS = {
+  'Fn::Sub':
+    'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/telemetry-prod-*:*',
+};
+const POST_TO_CONNECTIONS = {
+  'Fn::Sub':
+    'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/prod/POST/@connections/*',
+};
+type Grant = [action: string, resource: object];
+/** Every function writes its logs (Powertools logger, metrics as EMF log lines). */
+const WRITE_LOGS: Grant[] = [
+  ['logs:CreateLogStream', LOGS],
+  ['logs:PutLogEvents', LOGS],
+];
+/** shared/connections/change-log.ts append(): a number from a shard's counter, then the entry. */
+const LOG_A_CHANGE: Grant[] = [
+  ['dynamodb:UpdateItem', CHANGES],
+  ['dynamodb:PutItem', CHANGES],
+];
+/** shared/connections/repository.ts takeToken(): the GCRA update, and GetItem after a refusal. */
+const TAKE_A_TOKEN: Grant[] = [
+  ['dynamodb:UpdateItem', CONNECTIONS],
+  ['dynamodb:GetItem', CONNECTIONS],
+];
+/**
+ * shared/runtime/broadcaster.ts: the snapshot (Scan when cold, BatchGetItem of the connections
+ * and the shards' counters, Query of the change log), PostToConnection, and removing a gone
+ * connection (DeleteItem and its change-log entry).
+ */
+const BROADCAST: Grant[] = [
+  ['dynamodb:Scan', CONNECTIONS],
+  ['dynamodb:BatchGetItem', CONNECTIONS],
+  ['dynamodb:DeleteItem', CONNECTIONS],
+  ['dynamodb:BatchGetItem', CHANGES],
+  ['dynamodb:Query', CHANGES],
+  ...LOG_A_CHANGE,
+  ['execute-api:ManageConnections', POST_TO_CONNECTIONS],
+];
+const CALLS: Record<string, Grant[]> = {
+  // shared/auth/secret.ts: GetParameter of the token secret.
+  authorize: [
+    ...WRITE_LOGS,
+    [
+      'ssm:GetParameter',
+      {
+        'Fn::Sub':
+          'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/telemetry/prod/websocket-token-secret',
+      },
+    ],
+  ],
+  // repository.save(): PutItem, and the change log.
+  connect: [...WRITE_LOGS, ['dynamodb:PutItem', CONNECTIONS], ...LOG_A_CHANGE],
+  // repository.remove(): DeleteItem, and the change log.
+  disconnect: [...WRITE_LOGS, ['dynamodb:DeleteItem', CONNECTIONS], ...LOG_A_CHANGE],
+  default: [...WRITE_LOGS],
+  sendMessage: [...WRITE_LOGS, ...TAKE_A_TOKEN, ...BROADCAST],
+  // repository.subscribe()/unsubscribe(): UpdateItem of the filters, and the change log.
+  subscribe: [...WRITE_LOGS, ...TAKE_A_TOKEN, ...LOG_A_CHANGE],
+  unsubscribe: [...WRITE_LOGS, ...TAKE_A_TOKEN, ...LOG_A_CHANGE],
+  // shared/commands.ts: iot-data Publish on a device's command topic.
+  sendCommand: [
+    ...WRITE_LOGS,
+    ...TAKE_A_TOKEN,
+    [
+      'iot:Publish',
+      {
+        'Fn::Sub':
+          'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:topic/devices/*/commands',
+      },
+    ],
+  ],
+  // The broadcast, and the asynchronous invocation's on-failure destination (the function's
+  // own role sends it: "Adding a destination", Lambda Developer Guide).
+  forwardTelemetry: [
+    ...WRITE_LOGS,
+    ...BROADCAST,
+    ['sqs:SendMessage', { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] }],
+  ],
+};
+
+/** The (action, resource) pairs a function's role grants, one line each, sorted, no repeats. */
+function grantsOf(template: Template, fn: string): string[] {
+  const logicalId = `${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+  const roleRef = template.Resources[logicalId]?.Properties.Role as
+    { 'Fn::GetAtt': [string, string] } | undefined;
+  const role = roleRef && template.Resources[roleRef['Fn::GetAtt'][0]];
+  if (!role) throw new Error(`${logicalId} has no role of this template`);
+  const statements = (
+    role.Properties.Policies as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]
+  ).flatMap((policy) => policy.PolicyDocument.Statement);
+  expect(statements.every((statement) => statement.Effect === 'Allow')).toBe(true);
+  return lines(
+    statements.flatMap((statement) =>
+      ([] as string[])
+        .concat(statement.Action as string)
+        .flatMap((action) =>
+          ([] as unknown[])
+            .concat(statement.Resource)
+            .map((resource): Grant => [action, resource as object]),
+        ),
+    ),
+  );
+}
+const lines = (grants: Grant[]) =>
+  [...new Set(grants.map(([action, resource]) => `${action} ${JSON.stringify(resource)}`))].sort();
+
+describe('each function’s role grants what its code calls, no more', () => {
+  it.each(FUNCTIONS)('%s', (fn) => {
+    expect(grantsOf(packages.prod!.template, fn)).toEqual(lines(CALLS[fn] ?? []));
+  });
+
+  it('a grant more or less than the code calls is caught', () => {
+    const template = structuredClone(packages.prod!.template);
+    const role = template.Resources.SendCommandRole!;
+    role.Properties.Policies[0].PolicyDocument.Statement.push({
+      Effect: 'Allow',
+      Action: 'dynamodb:Scan',
+      Resource: CONNECTIONS,
+    });
+    expect(grantsOf(template, 'sendCommand')).not.toEqual(lines(CALLS.sendCommand!));
+    const connect = template.Resources.ConnectRole!;
+    connect.Properties.Policies[0].PolicyDocument.Statement.pop();
+    expect(grantsOf(template, 'connect')).not.toEqual(lines(CALLS.connect!));
+  });
+});
+
 describe('security and delivery settings', () => {
   it('authorizes $connect with the token query parameter', () => {
     const { template } = packages.prod!;
@@ -684,6 +817,31 @@ describe('alarms', () => {
     expect(packages.dev!.template.Conditions.HasAlarmEmail).toEqual({
       'Fn::Not': [{ 'Fn::Equals': ['', ''] }],
     });
+  });
+
+  it('gives the dead-letter operator (npm run dlq -- --stage) only its calls, on this queue and function', () => {
+    const policy = packages.prod!.template.Resources.DeadLetterOperatorPolicy!;
+    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+    // scripts/dead-letter-queue.ts: GetQueueUrl, ReceiveMessage, ChangeMessageVisibilityBatch
+    // (authorized as sqs:ChangeMessageVisibility), DeleteMessage, PurgeQueue; Invoke.
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: [
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:PurgeQueue',
+        ],
+        Resource: { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
+      },
+    ]);
   });
 
   it('needs no new permission: the functions publish their metrics as log lines (EMF)', () => {
