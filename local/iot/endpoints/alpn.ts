@@ -11,9 +11,15 @@
  *
  * Every rule of the endpoints behind it holds unchanged: the certificate registry, the policy,
  * the limits and the rules' back-pressure.
+ *
+ * A client certificate is asked for only when the ClientHello names one of IoT Core's ALPN
+ * protocols: browsers cancel a WebSocket whose server asks for a certificate they do not have
+ * (Chromium: "WebSocket opening handshake was canceled"). So the ClientHello is read first and
+ * the connection handed to one of two TLS servers, with and without the certificate request.
  */
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttEndpoint, TlsMaterial } from '../broker/mqtt-endpoint';
@@ -88,26 +94,39 @@ export async function startAlpnEndpoint(options: AlpnEndpointOptions): Promise<A
     });
   });
 
-  const server = tls.createServer({
-    key: options.tls.key,
-    cert: options.tls.cert,
-    ca: options.tls.ca,
-    // Asked for, not required: WebSocket clients sign with SigV4 instead; the MQTT and HTTPS
-    // endpoints check the certificate exactly as on their own ports.
-    requestCert: true,
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-    ALPNProtocols: [ALPN_MQTT, ALPN_HTTPS, 'http/1.1'],
+  const tlsServer = (requestCert: boolean) => {
+    const server = tls.createServer({
+      key: options.tls.key,
+      cert: options.tls.cert,
+      ca: options.tls.ca,
+      // Checked by the endpoint behind, exactly as on its own port (403, or no CONNACK).
+      requestCert,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: requestCert ? [ALPN_MQTT, ALPN_HTTPS] : ['http/1.1'],
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      if (socket.alpnProtocol === ALPN_MQTT) return options.mqtt.acceptTlsSocket(socket);
+      if (socket.alpnProtocol === ALPN_HTTPS) return options.https.acceptTlsSocket(socket);
+      web.emit('connection', socket);
+    });
+    // A failed handshake (no common ALPN protocol, a foreign certificate) ends that socket only.
+    server.on('tlsClientError', () => undefined);
+    return server;
+  };
+  const withCertificate = tlsServer(true);
+  const withoutCertificate = tlsServer(false);
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    void readClientHello(raw).then((hello) => {
+      if (!hello) return raw.destroy();
+      const iotProtocol = hello.protocols.some((p) => p === ALPN_MQTT || p === ALPN_HTTPS);
+      (iotProtocol ? withCertificate : withoutCertificate).emit('connection', hello.stream);
+    });
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    if (socket.alpnProtocol === ALPN_MQTT) return options.mqtt.acceptTlsSocket(socket);
-    if (socket.alpnProtocol === ALPN_HTTPS) return options.https.acceptTlsSocket(socket);
-    web.emit('connection', socket);
-  });
-  // A failed handshake (no common ALPN protocol, a foreign certificate) ends that socket only.
-  server.on('tlsClientError', () => undefined);
   const port = await listen(server, options.host, options.port);
   return {
     port,
@@ -118,4 +137,83 @@ export async function startAlpnEndpoint(options: AlpnEndpointOptions): Promise<A
       web.close();
     },
   };
+}
+
+const MAX_HELLO_BYTES = 16 * 1024 + 5;
+
+/**
+ * Reads the first TLS record (the ClientHello) and the ALPN protocols it offers; resolves with a
+ * stream that replays it, for the TLS server. Undefined when the connection ends first.
+ */
+function readClientHello(
+  raw: net.Socket,
+): Promise<{ protocols: string[]; stream: Duplex } | undefined> {
+  return new Promise((resolve) => {
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const length = buffered.length >= 5 ? buffered.readUInt16BE(3) + 5 : Infinity;
+      if (buffered.length < Math.min(length, MAX_HELLO_BYTES)) return;
+      raw.off('data', onData);
+      raw.off('close', onClose);
+      raw.pause();
+      resolve({ protocols: alpnProtocols(buffered), stream: replaying(raw, buffered) });
+    };
+    const onClose = () => resolve(undefined);
+    raw.on('data', onData);
+    raw.once('close', onClose);
+  });
+}
+
+/** A duplex over `raw` that first yields `head` (bytes already read from it). */
+function replaying(raw: net.Socket, head: Buffer): Duplex {
+  const stream = new Duplex({
+    read: () => raw.resume(),
+    write: (chunk: Buffer, _encoding, callback) => raw.write(chunk, callback),
+    final: (callback) => raw.end(callback),
+    destroy: (error, callback) => {
+      raw.destroy();
+      callback(error);
+    },
+  });
+  stream.push(head);
+  raw.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) raw.pause();
+  });
+  raw.once('end', () => stream.push(null));
+  raw.once('close', () => stream.destroy());
+  raw.on('error', () => stream.destroy());
+  return stream;
+}
+
+/** The ALPN protocol names of a ClientHello record (RFC 8446 §4.1.2, RFC 7301); [] if none. */
+export function alpnProtocols(record: Buffer): string[] {
+  try {
+    if (record[0] !== 0x16 || record[5] !== 0x01) return [];
+    let at = 5 + 4 + 2 + 32; // record header, handshake header, version, random
+    at += 1 + record.readUInt8(at); // session id
+    at += 2 + record.readUInt16BE(at); // cipher suites
+    at += 1 + record.readUInt8(at); // compression methods
+    const end = at + 2 + record.readUInt16BE(at);
+    at += 2;
+    while (at + 4 <= end) {
+      const type = record.readUInt16BE(at);
+      const length = record.readUInt16BE(at + 2);
+      at += 4;
+      if (type === 0x0010) {
+        const names: string[] = [];
+        let cursor = at + 2;
+        while (cursor < at + length) {
+          const size = record.readUInt8(cursor);
+          names.push(record.toString('latin1', cursor + 1, cursor + 1 + size));
+          cursor += 1 + size;
+        }
+        return names;
+      }
+      at += length;
+    }
+  } catch {
+    // A malformed or truncated hello: no ALPN; the TLS server then refuses it properly.
+  }
+  return [];
 }
