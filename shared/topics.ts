@@ -31,9 +31,12 @@ export function topicNameProblem(topic: string): string | undefined {
   return undefined;
 }
 
+const utf8 = new TextEncoder();
+
 function commonProblem(value: string): string | undefined {
   if (value.length === 0) return 'it is empty';
-  const bytes = Buffer.byteLength(value, 'utf8');
+  // TextEncoder, not Buffer: the dashboard type-checks this module as browser code.
+  const bytes = utf8.encode(value).length;
   if (bytes > TOPIC_MAX_BYTES) return `it is ${bytes} bytes; the limit is ${TOPIC_MAX_BYTES}`;
   const slashes = value.split('/').length - 1;
   if (slashes > TOPIC_MAX_SLASHES) {
