@@ -667,7 +667,7 @@ describe('compileRule(...).evaluate', () => {
     const ids = [1, 2, 3].map(() => {
       const result = rule.evaluate({ topic: 'a', payload: Buffer.from('{}') });
       if (result.kind !== 'output') throw new Error(`expected output, got ${result.kind}`);
-      return result.value.id;
+      return (result.value as { id?: Json }).id;
     });
     expect(new Set(ids).size).toBe(3);
   });
@@ -678,7 +678,7 @@ describe('compileRule(...).evaluate', () => {
     const result = rule.evaluate({ topic: 'a', payload: Buffer.from('{}') });
     const after = Date.now();
     expect(result.kind).toBe('output');
-    const ts = result.kind === 'output' ? result.value.ts : undefined;
+    const ts = result.kind === 'output' ? (result.value as { ts?: Json }).ts : undefined;
     expect(typeof ts).toBe('number');
     expect(ts).toBeGreaterThanOrEqual(before);
     expect(ts).toBeLessThanOrEqual(after);
