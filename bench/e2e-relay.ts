@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 import { startMqttEndpoint } from '../local/iot/broker/mqtt-endpoint';
 import { startDeviceHttpsEndpoint } from '../local/iot/endpoints/device-https';
 import { ensureLocalCa, ensureServerCertificate } from '../local/iot/identity';
-import { childInput } from './support/child';
+import { childInput, childReady } from './support/child';
 
 export interface RelayInput {
   /** A LOCAL_CLOUD_DIR whose CA signed the devices' certificates (the stack's). */
@@ -22,8 +22,6 @@ export interface RelayPorts {
   https: number;
   websocket: number;
 }
-
-export const RELAY_READY = '@@relay-ready ';
 
 const { stateDir } = childInput<RelayInput>();
 const ca = ensureLocalCa(stateDir);
@@ -71,7 +69,7 @@ const ports: RelayPorts = {
   https: https.port,
   websocket: (sockets.address() as AddressInfo).port,
 };
-process.stdout.write(`${RELAY_READY}${JSON.stringify(ports)}\n`);
+childReady(ports);
 
 const stop = async () => {
   for (const client of sockets.clients) client.terminate();

@@ -15,10 +15,11 @@ import WebSocket from 'ws';
 import { connectDevice, deviceCredentials, type DeviceCredentials } from '../local/stack/devices';
 import { startOfflineStack, type OfflineStack } from '../local/stack';
 import type { RelayInput, RelayPorts } from './e2e-relay';
-import { BENCH_DIR, offlineEnv, REPO_ROOT } from './support/child';
+import { BENCH_DIR, offlineEnv, readyValue, REPO_ROOT } from './support/child';
 import { percentile, preciseNow, round, sleep } from './support/stats';
 
-export type Protocol = 'mqtt' | 'https';
+/** mqtt5: the same MQTT publishes from MQTT 5 connections (issue 18). */
+export type Protocol = 'mqtt' | 'mqtt5' | 'https';
 export type E2eTarget = 'lambda' | 'limit';
 
 export interface E2eOptions {
@@ -46,7 +47,7 @@ export interface E2eOptions {
 export const FULL_E2E: Omit<E2eOptions, 'log'> = {
   rates: [10, 100, 500],
   clients: [1, 10, 100],
-  protocols: ['mqtt', 'https'],
+  protocols: ['mqtt', 'mqtt5', 'https'],
   durationMs: 3_000,
   warmupMs: 2_000,
   maxFramesPerRun: 30_000,
@@ -145,6 +146,8 @@ interface Target {
   websocketUrl: string;
   viewers: WebSocket[];
   devices: MqttClient[];
+  /** MQTT 5 connections of other things (a thing has one connection), for the mqtt5 runs. */
+  devices5: MqttClient[];
   agents: https.Agent[];
 }
 
@@ -168,15 +171,28 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     const credentials = Array.from({ length: deviceCount }, (_, index) =>
       deviceCredentials(stack.localCloudDir, `bench-device-${index}`),
     );
+    const credentials5 = options.protocols.includes('mqtt5')
+      ? Array.from({ length: deviceCount }, (_, index) =>
+          deviceCredentials(stack.localCloudDir, `${MQTT5_DEVICE}${index}`),
+        )
+      : [];
     targets.push(
-      await target('limit', relay.ports, `ws://localhost:${relay.ports.websocket}`, credentials),
-      await target('lambda', stack.ports, stack.websocketUrl, credentials),
+      await target(
+        'limit',
+        relay.ports,
+        `ws://localhost:${relay.ports.websocket}`,
+        credentials,
+        credentials5,
+      ),
+      await target('lambda', stack.ports, stack.websocketUrl, credentials, credentials5),
     );
     return { stackStartMs, ...(await measure(options, stack, targets, credentials)) };
   } finally {
-    for (const { viewers, devices, agents } of targets) {
+    for (const { viewers, devices, devices5, agents } of targets) {
       for (const viewer of viewers) viewer.terminate();
-      await Promise.all(devices.map((device) => device.endAsync(true).catch(() => undefined)));
+      await Promise.all(
+        [...devices, ...devices5].map((device) => device.endAsync(true).catch(() => undefined)),
+      );
       for (const agent of agents) agent.destroy();
     }
     relay?.process.kill('SIGTERM');
@@ -194,8 +210,12 @@ async function target(
   ports: { mqtt: number; https: number },
   websocketUrl: string,
   credentials: DeviceCredentials[],
+  credentials5: DeviceCredentials[],
 ): Promise<Target> {
   const devices = await Promise.all(credentials.map((device) => connectDevice(ports.mqtt, device)));
+  const devices5 = await Promise.all(
+    credentials5.map((device) => connectDevice(ports.mqtt, device, { protocolVersion: 5 })),
+  );
   const agents = credentials.map(
     ({ ca, cert, key }) => new https.Agent({ keepAlive: true, maxSockets: 8, ca, cert, key }),
   );
@@ -206,6 +226,7 @@ async function target(
     websocketUrl,
     viewers: [],
     devices,
+    devices5,
     agents,
   };
 }
@@ -417,7 +438,9 @@ async function publishRun(
     const publish = (
       protocol === 'mqtt'
         ? mqttPublish(target.devices[device]!, device, payload)
-        : httpsPublish(target, device, payload)
+        : protocol === 'mqtt5'
+          ? mqtt5Publish(target.devices5[device]!, device, payload)
+          : httpsPublish(target, device, payload)
     ).then(
       () => void sent++,
       () => void failures++,
@@ -434,6 +457,16 @@ const topicOf = (device: number) => `devices/bench-device-${device}/telemetry`;
 
 async function mqttPublish(client: MqttClient, device: number, payload: string): Promise<void> {
   await client.publishAsync(topicOf(device), payload, { qos: 1 });
+}
+
+const MQTT5_DEVICE = 'bench-mqtt5-device-';
+
+/** An MQTT 5 publish as a current AWS IoT Device SDK sends it: with a content type. */
+async function mqtt5Publish(client: MqttClient, device: number, payload: string): Promise<void> {
+  await client.publishAsync(`devices/${MQTT5_DEVICE}${device}/telemetry`, payload, {
+    qos: 1,
+    properties: { contentType: 'application/json' },
+  });
 }
 
 function httpsPublish(target: Target, device: number, payload: string): Promise<void> {
@@ -526,10 +559,10 @@ async function startRelay(stateDir: string): Promise<{ process: ChildProcess; po
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const line = output.split('\n').find((text) => text.startsWith('@@relay-ready '));
-      if (!line) return;
+      const ready = readyValue<RelayPorts>(output);
+      if (!ready) return;
       clearTimeout(timer);
-      resolve(JSON.parse(line.slice('@@relay-ready '.length)) as RelayPorts);
+      resolve(ready);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -11,6 +11,8 @@ export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
 const RESULT_MARKER = '@@bench-result ';
+/** A long-running child (the relay) says it is ready, and where, on one such JSON line. */
+const READY_MARKER = '@@bench-ready ';
 
 /** The environment every child gets: offline AWS credentials and quiet logs. */
 export function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -63,6 +65,17 @@ export function childInput<Input>(): Input {
   const raw = process.env.BENCH_INPUT;
   if (!raw) throw new Error('BENCH_INPUT is not set: this module runs as a bench child process');
   return JSON.parse(raw) as Input;
+}
+
+/** In a long-running child: tells the parent it is ready, with a JSON value (its ports). */
+export function childReady(value: unknown): void {
+  process.stdout.write(`${READY_MARKER}${JSON.stringify(value)}\n`);
+}
+
+/** In the parent: the value of the child's ready line, once its output holds one. */
+export function readyValue<Value>(output: string): Value | undefined {
+  const line = output.split('\n').find((text) => text.startsWith(READY_MARKER));
+  return line === undefined ? undefined : (JSON.parse(line.slice(READY_MARKER.length)) as Value);
 }
 
 /** In the child: hands the result back and ends the process (clients may hold sockets open). */
