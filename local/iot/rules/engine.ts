@@ -25,14 +25,14 @@ import {
   type RuleAction,
   type TopicRule,
 } from './actions';
-import type { CompiledRule, RuleMessage, RuleResult, RuleServices } from './sql';
+import type { RuleMessage, RuleResult, RuleServices } from './sql';
 import type { Json, Value } from './values';
 import type { DeadLetterStore } from '../dead-letters';
 import { basicIngestTopic } from '../limits';
 import type { LambdaInvoker } from '../lambda-invoker';
 import type { OfflineSqsQueues } from '../../sqs/queue-store';
 
-export type { IotEventDefinition, RuleAction, TopicRule } from './actions';
+export type { IotEventDefinition, TopicRule } from './actions';
 export { rulesFromTemplate } from './actions';
 
 interface FunctionDefinitions {
@@ -46,8 +46,6 @@ export function rulesFromFunctions(
 ): TopicRule[] {
   return rulesFromTemplate(functions, { functionName });
 }
-
-export { BASIC_INGEST_PREFIX, basicIngestTopic } from '../limits';
 
 /** For the start-up banner: each rule's name (what Basic Ingest addresses) and its actions. */
 export function describeRules(rules: readonly TopicRule[]): string {
@@ -660,5 +658,3 @@ function errorMessage(action: Action, reason: string): Json {
   if (action.message.clientId) message.clientId = action.message.clientId;
   return message;
 }
-
-export type { CompiledRule };

@@ -13,7 +13,6 @@ import {
   double,
   finite,
   isObject,
-  sameJson,
   toBoolean,
   toDecimal,
   toIntFloor,
@@ -490,5 +489,3 @@ export function cast(value: Value, type: string): Value {
       return undefined;
   }
 }
-
-export { sameJson };

@@ -30,7 +30,7 @@ import {
 } from './values';
 
 export { SqlSyntaxError, UnsupportedSqlError } from './errors';
-export { topicFilterProblem, topicMatches } from '../../../shared/topics';
+export { topicMatches } from '../../../shared/topics';
 export type { SqlVersion } from './ast';
 
 export const SQL_VERSIONS: readonly SqlVersion[] = ['2015-10-08', '2016-03-23', 'beta'];
