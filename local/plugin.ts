@@ -32,7 +32,7 @@ import {
 import { deadLetterLimitsFromResources } from './iot/dead-letters';
 import { verifySigV4 } from './aws/sigv4';
 import { OfflineLambdaInvoker } from './iot/lambda-invoker';
-import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
+import { OFFLINE_AWS_ENV, OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
 import { installApiGatewayRules } from './websocket/api-gateway';
 import { refuseOversizedHandshakes } from './websocket/oversized-handshake';
 import { loadServerlessOfflineInternals } from './websocket/serverless-offline-internals';
@@ -269,11 +269,7 @@ export class OfflineCloud {
     const provider = this.serverless.service.provider;
     provider.environment = {
       ...provider.environment,
-      AWS_ACCESS_KEY_ID: OFFLINE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: OFFLINE_CREDENTIALS.secretAccessKey,
-      AWS_REGION: OFFLINE_REGION,
-      // The Lambda runtime is Node 22; the SDK's notice about the local Node 20 is noise here.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...OFFLINE_AWS_ENV,
       // The SDK reads service endpoints from AWS_ENDPOINT_URL_<SERVICE>: handlers stay unaware.
       AWS_ENDPOINT_URL_DYNAMODB: `http://${host}:${dynamodbPort}`,
       // Under the stage, as in AWS: https://{api}.execute-api.{region}.amazonaws.com/{stage}.

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { OFFLINE_AWS_ENV } from '../../local/offline-credentials';
 import type { CpuQuota } from './cpu-quota';
 
 export const BENCH_DIR = path.resolve(import.meta.dirname, '..');
@@ -18,10 +19,7 @@ const READY_MARKER = '@@bench-ready ';
 export function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'offline',
-    AWS_SECRET_ACCESS_KEY: 'offline',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...OFFLINE_AWS_ENV,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     ...extra,
   };
