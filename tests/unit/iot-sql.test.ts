@@ -974,6 +974,12 @@ describe('documented semantics beyond the worked examples', () => {
       { a: 5 },
     ],
     [
+      'Functions: trunc cuts digits as written, never rounds',
+      "SELECT trunc(0.29, 2) AS a, trunc(-2.999, 1) AS b, trunc(1e-7, 8) AS c, trunc(5, 2) AS d FROM 'a/b'",
+      {},
+      { a: 0.29, b: -2.9, c: 1e-7, d: 5 },
+    ],
+    [
       'Functions: substring of Undefined is Undefined',
       "SELECT substring(x, 1) AS s FROM 'a/b'",
       {},

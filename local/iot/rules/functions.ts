@@ -184,10 +184,24 @@ function roundHalfUp(n: number): number {
   return Math.sign(n) * Math.floor(Math.abs(n) + 0.5);
 }
 
+/** trunc(): cut the decimal digits as written (0.29 stays 0.29), never rounding. */
 function truncate(n: number, places: number): number {
   const digits = Math.min(Math.max(places, 0), 34);
-  const [whole, fraction = ''] = Number(n.toPrecision(15)).toFixed(20).split('.');
-  return Number(`${whole}.${fraction.slice(0, digits) || '0'}`);
+  const [whole, fraction = ''] = plainDecimal(n).split('.');
+  return finite(Number(`${whole}.${fraction.slice(0, digits) || '0'}`)) ?? 0;
+}
+
+/** The shortest decimal that reads back as n, without an exponent (1e-7 is 0.0000001). */
+function plainDecimal(n: number): string {
+  const [mantissa, exponent] = String(n).split('e');
+  if (exponent === undefined) return mantissa!;
+  const sign = mantissa!.startsWith('-') ? '-' : '';
+  const [whole, fraction = ''] = mantissa!.replace('-', '').split('.');
+  const digits = `${whole}${fraction}`;
+  const point = whole!.length + Number(exponent);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 function concat(args: Value[]): Value {
