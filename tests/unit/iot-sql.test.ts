@@ -974,6 +974,12 @@ describe('documented semantics beyond the worked examples', () => {
       { a: 5 },
     ],
     [
+      'Functions: a number past what a double holds is Undefined, not an error',
+      "SELECT bitand('1e999', 1) AS a, abs('-1e999') AS b, 1 AS c FROM 'a/b'",
+      {},
+      { c: 1 },
+    ],
+    [
       'Functions: trunc cuts digits as written, never rounds',
       "SELECT trunc(0.29, 2) AS a, trunc(-2.999, 1) AS b, trunc(1e-7, 8) AS c, trunc(5, 2) AS d FROM 'a/b'",
       {},

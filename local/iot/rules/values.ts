@@ -22,7 +22,11 @@ const DECIMAL_STRING = /^-?\d+(\.\d+)?(e-?\d+)?$/i;
 /** The standard conversion to Decimal (Null and everything else that is not a number: Undefined). */
 export function toDecimal(value: Value): number | undefined {
   if (typeof value === 'number') return value;
-  if (typeof value === 'string' && DECIMAL_STRING.test(value)) return Number(value);
+  if (typeof value === 'string' && DECIMAL_STRING.test(value)) {
+    // A double cannot hold AWS's largest decimals (9.999…E999): beyond it, no number.
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
   return undefined;
 }
 
