@@ -241,6 +241,18 @@ describe('MQTT 5 on 8883 (mosquitto_pub -V mqttv5)', () => {
     neverForwarded('v5-refused');
   });
 
+  it('a client id other than the thing is refused with CONNACK 0x87 (Not authorized), not a bare close', async () => {
+    const refused = await connectDevice(
+      core.mqtt.port,
+      { ...sensor, thingName: 'not-sensor-9' },
+      { protocolVersion: 5 },
+    ).then(
+      () => undefined,
+      (error: { code?: number }) => error.code,
+    );
+    expect(refused).toBe(0x87);
+  });
+
   it('QoS 2 is answered with DISCONNECT 0x9B (QoS not supported), never forwarded', async () => {
     const device = await connectDevice(core.mqtt.port, sensor, { protocolVersion: 5 });
     const disconnected = new Promise<number | undefined>((resolve) =>
