@@ -868,6 +868,12 @@ describe('documented semantics beyond the worked examples', () => {
       { out: { a: 1, b: 2 } },
     ],
     [
+      'JSON extensions: AS a.b beside * adds to the payload’s object without changing what later items read',
+      "SELECT *, 1 AS color.x, color AS before FROM 'a/b'",
+      { color: { red: 255 } },
+      { color: { red: 255, x: 1 }, before: { red: 255 } },
+    ],
+    [
       'Nested object queries: over an object, one result',
       "SELECT (SELECT VALUE b FROM a) AS v FROM 'a/b'",
       { a: { b: 7 } },

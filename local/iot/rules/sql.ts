@@ -451,7 +451,10 @@ function assignPath(output: { [key: string]: Json }, path: string[], value: Json
   for (const key of path.slice(0, -1)) {
     const next = target[key];
     if (isObject(next)) {
-      target = next;
+      // A copy: the object may be the payload's own (SELECT *), which later items still read.
+      const copy = { ...next };
+      target[key] = copy;
+      target = copy;
     } else {
       const created: { [key: string]: Json } = {};
       target[key] = created;
