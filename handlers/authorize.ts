@@ -2,7 +2,7 @@ import { InvalidTokenError, verifyAccessToken } from '../shared/auth/tokens';
 import { logger } from '../shared/logger';
 import { recordAuthorizerRefusal } from '../shared/metrics';
 import { connectAuthorizer } from '../shared/middleware/chain';
-import { config } from '../shared/runtime/config';
+import { authConfig } from '../shared/runtime/config';
 import { tokenSecret } from '../shared/runtime/token-secret';
 
 /**
@@ -18,7 +18,7 @@ export const handler = connectAuthorizer(async (event) => {
     return undefined;
   }
   try {
-    const { stage, tokenLifetime } = config();
+    const { stage, tokenLifetime } = authConfig();
     return await verifyAccessToken(await tokenSecret(), token, stage, tokenLifetime);
   } catch (error) {
     if (!(error instanceof InvalidTokenError)) throw error;

@@ -36,6 +36,21 @@ export interface Config {
   rateLimit: { perSecond: number; burst: number };
 }
 
+/** What the $connect authorizer reads: no table, no management API (each function its own). */
+export type AuthConfig = Pick<
+  Config,
+  'stage' | 'tokenSecret' | 'tokenSecretParameter' | 'tokenLifetime'
+>;
+
+export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return {
+    stage: env.STAGE || 'dev',
+    tokenSecret: env.TOKEN_SECRET || undefined,
+    tokenSecretParameter: env.TOKEN_SECRET_PARAMETER || undefined,
+    tokenLifetime: tokenLifetimeFromEnv(env),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const missing = ['CONNECTIONS_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT'].filter(
     (name) => !env[name],
@@ -64,10 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectionSnapshotMaxAgeMs: positiveInteger(env, 'CONNECTION_SNAPSHOT_MAX_AGE_MS', 300_000),
     connectGraceMs: positiveInteger(env, 'CONNECT_GRACE_MS', 10_000),
     connectionTtlSeconds: positiveInteger(env, 'CONNECTION_TTL_SECONDS', 3 * 60 * 60),
-    stage: env.STAGE || 'dev',
-    tokenSecret: env.TOKEN_SECRET || undefined,
-    tokenSecretParameter: env.TOKEN_SECRET_PARAMETER || undefined,
-    tokenLifetime: tokenLifetimeFromEnv(env),
+    ...loadAuthConfig(env),
     rateLimit: {
       perSecond: positiveInteger(env, 'RATE_LIMIT_PER_SECOND', 5),
       burst: positiveInteger(env, 'RATE_LIMIT_BURST', 20),

@@ -1,5 +1,5 @@
 import { loadTokenSecret } from '../auth/secret';
-import { config } from './config';
+import { authConfig } from './config';
 import { lazyAsync } from './lazy';
 
-export const tokenSecret = lazyAsync(() => loadTokenSecret(config()));
+export const tokenSecret = lazyAsync(() => loadTokenSecret(authConfig()));

@@ -11,8 +11,9 @@ const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:api/dev/$connect'
 beforeAll(() => {
   process.env.TOKEN_SECRET = SECRET;
   process.env.STAGE = 'dev';
-  process.env.CONNECTIONS_TABLE ??= 'unused';
-  process.env.WEBSOCKET_MANAGEMENT_ENDPOINT ??= 'http://127.0.0.1:9';
+  // The authorizer needs neither the table nor the management API (its own configuration).
+  delete process.env.CONNECTIONS_TABLE;
+  delete process.env.WEBSOCKET_MANAGEMENT_ENDPOINT;
   resetLazyValues();
 });
 afterAll(() => {
