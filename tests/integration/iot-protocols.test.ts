@@ -564,6 +564,63 @@ describe('MQTT over WebSocket (wss://…/mqtt, SigV4)', () => {
     await app.endAsync();
   });
 
+  it('message expiry: a queued message past its interval is not delivered; over 7 days is cut to 7 days', async () => {
+    const url = () => signedWebSocketUrl(core.alpn!.port);
+    const session = { clean: false, properties: { sessionExpiryInterval: 300 } };
+    const connectApp = async () => {
+      const app = mqtt.connect(await url(), {
+        clientId: 'expiry-app',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+        ca: sensor.ca,
+        ...session,
+      });
+      await new Promise((resolve, reject) => {
+        app.once('connect', resolve);
+        app.once('error', reject);
+      });
+      return app;
+    };
+    const away = await connectApp();
+    await away.subscribeAsync('devices/sensor-9/telemetry', { qos: 1 });
+    await away.endAsync();
+
+    const device = await connectDevice(core.mqtt.port, sensor, { protocolVersion: 5 });
+    const expiring = Date.now();
+    await device.publishAsync('devices/sensor-9/telemetry', 'expires-in-1s', {
+      qos: 1,
+      properties: { messageExpiryInterval: 1 },
+    });
+    await device.publishAsync('devices/sensor-9/telemetry', 'expires-in-30-days', {
+      qos: 1,
+      properties: { messageExpiryInterval: 30 * 24 * 3600 },
+    });
+    // The 1 s interval has to pass (a wait on the clock, which is what expiry is about).
+    await until(() => Date.now() - expiring > 1_500);
+    await device.publishAsync('devices/sensor-9/telemetry', 'no-expiry', { qos: 1 });
+    await device.endAsync();
+
+    const received: { payload: string; expiry?: number }[] = [];
+    const back = mqtt.connect(await url(), {
+      clientId: 'expiry-app',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      ca: sensor.ca,
+      ...session,
+    });
+    back.on('message', (_topic, payload, packet) =>
+      received.push({
+        payload: payload.toString(),
+        expiry: packet.properties?.messageExpiryInterval,
+      }),
+    );
+    await until(() => received.some((message) => message.payload === 'no-expiry'));
+    const queued = received.filter((m) => !m.payload.startsWith('{'));
+    expect(queued.map((m) => m.payload)).toEqual(['expires-in-30-days', 'no-expiry']);
+    expect(queued[0]?.expiry).toBeLessThanOrEqual(7 * 24 * 3600);
+    await back.endAsync();
+  });
+
   it('an unsigned or wrongly signed URL is refused with 403 before MQTT starts', async () => {
     const port = core.alpn!.port;
     await expect(upgradeStatus(`wss://localhost:${port}/mqtt`)).resolves.toBe(403);
