@@ -66,8 +66,12 @@ export const MODEL = {
   memoryMb: 256,
   /** shared/config.ts BROADCAST_CONCURRENCY. */
   broadcastConcurrency: 32,
-  /** AWS SDK PostToConnection CPU per post on one full vCPU (bench: project, steady state). */
-  cpuMsPerPostAtOneVcpu: 0.5,
+  /**
+   * PostToConnection CPU per post on one full vCPU: the project's signed keep-alive sender
+   * (shared/connections/sender.ts; `npm run bench -- --only fanout`, row project at 1 000
+   * connections, steady state). It was 0.5 ms with the AWS SDK client.
+   */
+  cpuMsPerPostAtOneVcpu: 0.15,
   /** Lambda gives one full vCPU at 1 769 MB, and a proportional share below. */
   mbPerVcpu: 1769,
   /** PostToConnection round trip inside the region: an assumption (not measurable offline). */

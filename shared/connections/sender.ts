@@ -99,11 +99,14 @@ export class SignedConnectionSender implements ConnectionSender {
         },
         (response) => {
           const status = response.statusCode ?? 0;
-          if (status === 200 || status === 410) {
+          // Any 2xx is a success, as the SDK takes it (API Gateway answers 200; serverless-offline
+          // answers 204).
+          const delivered = status >= 200 && status < 300;
+          if (delivered || status === 410) {
             response.resume();
             response.once('end', () => {
               clearTimeout(timer);
-              resolve(status === 200 ? 'delivered' : 'gone');
+              resolve(delivered ? 'delivered' : 'gone');
             });
             return;
           }

@@ -70,6 +70,7 @@ beforeAll(async () => {
         return;
       }
       const types: Record<number, string> = {
+        204: '',
         410: 'GoneException',
         413: 'PayloadTooLargeException',
         429: 'LimitExceededException',
@@ -130,22 +131,26 @@ describe('SignedConnectionSender', () => {
   });
 
   it.each([
+    [204, 'delivered', undefined],
     [410, 'gone', undefined],
     [413, 'PayloadTooLargeException', false],
     [429, 'LimitExceededException', true],
     [500, 'InternalServerErrorException', true],
-  ] as const)('maps %i: %s', async (status, expected, transient) => {
-    behaviour = status;
-    const posting = sender();
-    const outcome = await posting.send('c1', '{}').catch((e: unknown) => e);
-    if (transient === undefined) {
-      expect(outcome).toBe(expected);
-    } else {
-      expect(outcome).toMatchObject({ name: expected, $metadata: { httpStatusCode: status } });
-      expect(isTransient(outcome)).toBe(transient);
-    }
-    posting.destroy();
-  });
+  ] as [number, string, boolean | undefined][])(
+    'maps %i: %s',
+    async (status, expected, transient) => {
+      behaviour = status;
+      const posting = sender();
+      const outcome = await posting.send('c1', '{}').catch((e: unknown) => e);
+      if (transient === undefined) {
+        expect(outcome).toBe(expected);
+      } else {
+        expect(outcome).toMatchObject({ name: expected, $metadata: { httpStatusCode: status } });
+        expect(isTransient(outcome)).toBe(transient);
+      }
+      posting.destroy();
+    },
+  );
 
   it('gives up on a post that hangs after its timeout, with a transient error', async () => {
     behaviour = 'hang';
