@@ -4,6 +4,9 @@
  * overridden by the matching command-line options.
  */
 import net from 'node:net';
+import DEFAULT_PORTS from './default-ports.json' with { type: 'json' };
+
+export { DEFAULT_PORTS };
 
 export interface OfflineSettings {
   host: string;
@@ -50,13 +53,13 @@ export function readSettings(
     port(name, options[name] ?? from[name] ?? fallback);
   return {
     host: String(options.host ?? offline.host ?? 'localhost'),
-    websocketPort: pick('websocketPort', offline, 3001),
-    lambdaPort: pick('lambdaPort', offline, 3002),
-    dynamodbPort: pick('dynamodbPort', cloud, 8000),
-    mqttPort: pick('mqttPort', cloud, 8883),
-    httpsPort: pick('httpsPort', cloud, 8443),
-    iotDataPort: pick('iotDataPort', cloud, 8444),
-    dashboardPort: pick('dashboardPort', cloud, 8080),
+    websocketPort: pick('websocketPort', offline, DEFAULT_PORTS.websocketPort),
+    lambdaPort: pick('lambdaPort', offline, DEFAULT_PORTS.lambdaPort),
+    dynamodbPort: pick('dynamodbPort', cloud, DEFAULT_PORTS.dynamodbPort),
+    mqttPort: pick('mqttPort', cloud, DEFAULT_PORTS.mqttPort),
+    httpsPort: pick('httpsPort', cloud, DEFAULT_PORTS.httpsPort),
+    iotDataPort: pick('iotDataPort', cloud, DEFAULT_PORTS.iotDataPort),
+    dashboardPort: pick('dashboardPort', cloud, DEFAULT_PORTS.dashboardPort),
     lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 4),
     alpnPort: port(
       'alpnPort',
@@ -85,7 +88,9 @@ function port(name: string, value: unknown): number {
   return number;
 }
 
-const PORT_VARIABLES: Record<string, string> = {
+/** The environment variable serverless.yml reads each port from. */
+export const PORT_VARIABLES: Record<string, string> = {
+  httpPort: 'HTTP_PORT',
   websocketPort: 'WEBSOCKET_PORT',
   lambdaPort: 'LAMBDA_PORT',
   dynamodbPort: 'DYNAMODB_PORT',

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken, type TokenRequest } from '../shared/auth/tokens';
 import { ensureLocalTokenSecret } from './auth/token-secret';
+import { DEFAULT_PORTS, PORT_VARIABLES } from './settings';
 import { freePorts } from './stack/ports';
 import { isStackReadyMessage, type StackEndpoints } from './stack/signal';
 
@@ -21,17 +22,8 @@ export type { StackEndpoints } from './stack/signal';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVERLESS_BIN = path.join(REPO_ROOT, 'node_modules/serverless/bin/serverless.js');
 
-/** The environment variables serverless.yml reads each port from (custom.*). */
-const PORT_VARIABLES = [
-  'WEBSOCKET_PORT',
-  'LAMBDA_PORT',
-  'DYNAMODB_PORT',
-  'MQTT_PORT',
-  'HTTPS_PORT',
-  'IOT_DATA_PORT',
-  'DASHBOARD_PORT',
-  'HTTP_PORT',
-] as const;
+/** Every port that has a default gets a free one (the others are off or free already). */
+const FREE_PORT_VARIABLES = Object.keys(DEFAULT_PORTS).map((name) => PORT_VARIABLES[name] ?? name);
 
 export interface StartStackOptions {
   /**
@@ -95,8 +87,8 @@ export async function startOfflineStack(options: StartStackOptions = {}): Promis
   const env: Record<string, string> = {};
   const cleanUp: string[] = [];
   if ((options.ports ?? 'free') === 'free') {
-    const ports = await freePorts(PORT_VARIABLES.length);
-    PORT_VARIABLES.forEach((name, index) => (env[name] = String(ports[index])));
+    const ports = await freePorts(FREE_PORT_VARIABLES.length);
+    FREE_PORT_VARIABLES.forEach((name, index) => (env[name] = String(ports[index])));
     const localCloudDir = await mkdtemp(path.join(os.tmpdir(), 'local-cloud-'));
     env.LOCAL_CLOUD_DIR = localCloudDir;
     env.ESBUILD_WORK_FOLDER = `.esbuild-stack-${process.pid}-${ports[0]}`;

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { DEFAULT_PORTS, PORT_VARIABLES } from '../local/settings';
 import { REPO_ROOT, StackStartError, startOfflineStack, type OfflineStack } from '../local/stack';
 import { runCommand, UsageError, type CommandSpec, type OptionSpecs } from './cli/command-line';
 
@@ -42,10 +43,12 @@ const spec = {
   notes: [
     'Any other option goes to `serverless offline start`.',
     '',
-    'Ports (environment): WEBSOCKET_PORT (3001), LAMBDA_PORT (3002), DYNAMODB_PORT (8000),',
-    'MQTT_PORT (8883), HTTPS_PORT (8443), IOT_DATA_PORT (8444), DASHBOARD_PORT (8080);',
-    'the defaults are in serverless.yml (custom). LOCAL_CLOUD_DIR holds the local CA and the',
-    'devices (default: .local-cloud). The devices alone: npm run simulate -- --help',
+    'Ports (environment, default):',
+    ...Object.entries(DEFAULT_PORTS).map(
+      ([name, port]) => `  ${(PORT_VARIABLES[name] ?? name).padEnd(16)}${port}`,
+    ),
+    'LOCAL_CLOUD_DIR holds the local CA and the devices (default: .local-cloud).',
+    'The devices alone: npm run simulate -- --help',
   ],
   passThrough: true,
 } as const satisfies CommandSpec<OptionSpecs>;

@@ -4,6 +4,7 @@
  * as deleting them does on AWS, so that the offline IoT Core refuses them from then on.
  */
 import fs from 'node:fs';
+import { DEFAULT_PORTS } from '../../local/settings';
 import {
   CertificateRegistry,
   ensureLocalCa,
@@ -42,8 +43,8 @@ export function createLocalDevice(request: LocalDeviceRequest): CreatedLocalDevi
   if (!request.replace) assertNoDeviceFolder(devicesDir, thingName);
   const env = request.env ?? process.env;
   // Read the ports first: a bad variable should fail before any key is generated.
-  const mqttPort = portFromEnv(env, 'MQTT_PORT', 8883);
-  const httpsPort = portFromEnv(env, 'HTTPS_PORT', 8443);
+  const mqttPort = portFromEnv(env, 'MQTT_PORT', DEFAULT_PORTS.mqttPort);
+  const httpsPort = portFromEnv(env, 'HTTPS_PORT', DEFAULT_PORTS.httpsPort);
   const ca = ensureLocalCa(request.localCloudDir);
   const registry = CertificateRegistry.besideCa(ca);
   const certificate = issueDeviceCertificate(ca, thingName, { commonName: request.commonName });
