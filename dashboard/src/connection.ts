@@ -1,9 +1,9 @@
 /**
  * One WebSocket to the API that reopens itself: after a close it waits an exponentially growing,
- * jittered delay (see backoff.ts) and tries again, for as long as the page is open.
+ * jittered delay (shared/backoff.ts) and tries again, for as long as the page is open.
  */
 import type { ClientAction, ServerFrame } from '../../shared/protocol';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { backoffDelay, type Backoff } from '../../shared/backoff';
 import { parseFrame } from './frames';
 
 export type ConnectionState =
@@ -27,6 +27,9 @@ export interface ConnectionListener {
   malformed(text: string): void;
 }
 
+/** Reconnect delays: from 1 s, doubling, at most 30 s (then jittered, see shared/backoff.ts). */
+const RECONNECT_BACKOFF: Backoff = { initialMs: 1_000, maxMs: 30_000 };
+
 /** A connection that stayed open this long resets the backoff; a shorter one keeps growing it. */
 const STABLE_AFTER_MS = 5_000;
 
@@ -43,7 +46,7 @@ export class LiveConnection {
   constructor(
     private readonly resolveUrl: () => Promise<string>,
     private readonly listener: ConnectionListener,
-    private readonly policy: BackoffPolicy = DEFAULT_BACKOFF,
+    private readonly policy: Backoff = RECONNECT_BACKOFF,
   ) {}
 
   /** The socket in use, if any (the browser tests close it to simulate a dropped connection). */

@@ -1,4 +1,6 @@
 /** Exponential backoff with jitter, for MQTT reconnects and HTTPS retries. */
+import { backoffDelay as sharedBackoff } from '../../shared/backoff';
+
 export interface BackoffPolicy {
   /** Delay before the first retry, before jitter. */
   baseMs: number;
@@ -13,18 +15,13 @@ export const HTTPS_RETRY: BackoffPolicy & { attempts: number } = {
   attempts: 5,
 };
 
-/**
- * The delay before retry number `attempt` (0 for the first): base * 2^attempt, capped, then
- * "equal jitter" — a random point in its upper half, so devices that failed together do not
- * retry together, and no retry comes sooner than half the nominal delay.
- */
+/** The delay before retry number `attempt` (0 for the first): the project's one backoff. */
 export function backoffDelay(
   attempt: number,
   policy: BackoffPolicy,
   random: () => number = Math.random,
 ): number {
-  const nominal = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(nominal / 2 + (nominal / 2) * random());
+  return sharedBackoff(attempt + 1, { initialMs: policy.baseMs, maxMs: policy.maxMs }, random);
 }
 
 /** A sleep that `cancel` ends early (resolving false). */

@@ -5,6 +5,8 @@
  * The deadline bounds both the waits and each attempt: an attempt is given only the time left,
  * so a post that hangs ends at the deadline instead of running into the Lambda's own timeout.
  */
+import { backoffDelay as sharedBackoff } from '../backoff';
+
 export interface RetryPolicy {
   /** Tries in all, the first included. */
   attempts: number;
@@ -34,13 +36,9 @@ export function isTransient(error: unknown): boolean {
   );
 }
 
-/**
- * "Equal jitter" ("Exponential Backoff And Jitter", AWS Architecture Blog): half the exponential
- * step is always waited, the other half is random, so clients spread out but each still backs off.
- */
+/** The project's one backoff (shared/backoff.ts) with this policy's steps. */
 export function backoffDelay(policy: RetryPolicy, tries: number, random: () => number): number {
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (tries - 1));
-  return step / 2 + random() * (step / 2);
+  return sharedBackoff(tries, { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs }, random);
 }
 
 /**
