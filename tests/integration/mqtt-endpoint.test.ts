@@ -201,11 +201,20 @@ describe('IoT Core limits', () => {
     expect(published.length).toBe(before);
   });
 
-  it('refuses a client id over 128 bytes', async () => {
-    const long = 'x'.repeat(129);
-    const credentials = { ...device['d-1']!, thingName: long };
-    await expect(connectDevice(endpoint.port, credentials)).rejects.toThrow(
-      /Identifier rejected|Not authorized/i,
-    );
+  // "AWS IoT Core message broker and protocol limits and quotas": a client id is at most 128
+  // bytes. The certificate here is for a thing whose name (and CN) is 128 characters long, so
+  // its own name passes every other rule; one byte more is refused by the length rule alone,
+  // with its own CONNACK code (2, Identifier rejected) rather than the thing-name rule's
+  // Not authorized (5).
+  it('takes a client id of 128 bytes and refuses one of 129 with Identifier rejected', async () => {
+    const thing = 't'.repeat(128);
+    const credentials = deviceCredentials(dir, thing);
+    const client = await connectDevice(endpoint.port, credentials);
+    await client.endAsync();
+    const refused = await connectDevice(endpoint.port, { ...credentials, thingName: `${thing}x` })
+      .then(() => undefined)
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ message: expect.stringMatching(/Identifier rejected/i) });
+    expect(refused).toMatchObject({ code: 2 });
   });
 });
