@@ -139,9 +139,23 @@ describe('WebSocket frames → a JSON error frame, the connection stays open', (
   });
 });
 
-describe('MQTT → refused as IoT Core refuses, the broker keeps serving', () => {
-  const closesConnection = (topic: string, payload: string | Buffer, qos: 0 | 1 | 2 = 1) =>
-    publishExpectingDisconnect(stack.ports.mqtt, sensor1, topic, payload, qos);
+describe('MQTT → refused as IoT Core refuses, the broker keeps serving, nothing leaks', () => {
+  /**
+   * Publishes a reading with a marker of its own where the broker must refuse it; once a later
+   * valid reading has reached the viewer (stillServing), the refused marker must not have: frames
+   * of one device arrive in order, and a reading to another device's topic would arrive too.
+   */
+  const closesConnection = async (topic: string, pad = '', qos: 0 | 1 | 2 = 1) => {
+    const refused = 10_000 + ++marker;
+    const payload = JSON.stringify({ temperature: 1, marker: refused, pad });
+    await publishExpectingDisconnect(stack.ports.mqtt, sensor1, topic, payload, qos);
+    await stillServing();
+    expect(
+      viewer.frames.filter(
+        (frame) => (frame.data as { marker?: number } | undefined)?.marker === refused,
+      ),
+    ).toEqual([]);
+  };
 
   it.each([
     ['a wildcard + topic', 'devices/+/telemetry'],
@@ -151,18 +165,15 @@ describe('MQTT → refused as IoT Core refuses, the broker keeps serving', () =>
     ['another device’s topic', 'devices/sensor-2/telemetry'],
     ['its own command topic', 'devices/sensor-1/commands'],
   ])('publishing to %s closes the connection', async (_name, topic) => {
-    await closesConnection(topic, '{"temperature":1}');
-    await stillServing();
+    await closesConnection(topic);
   });
 
   it('a 129 KB payload closes the connection', async () => {
-    await closesConnection('devices/sensor-1/telemetry', Buffer.alloc(129 * 1024, 0x61));
-    await stillServing();
+    await closesConnection('devices/sensor-1/telemetry', 'a'.repeat(129 * 1024));
   });
 
   it('QoS 2 closes the connection', async () => {
-    await closesConnection('devices/sensor-1/telemetry', '{"temperature":1}', 2);
-    await stillServing();
+    await closesConnection('devices/sensor-1/telemetry', '', 2);
   });
 
   it('a client id that is not the thing name is refused at CONNECT', async () => {
@@ -215,11 +226,13 @@ describe('HTTPS → the status IoT Core answers', () => {
     ['no certificate', 403, '/topics/devices/sensor-1/telemetry?qos=1', '{}', false],
     ['another device’s topic', 403, '/topics/devices/sensor-2/telemetry?qos=1', '{}', true],
     ['no topic at all', 404, '/nothing-here', '{}', true],
-  ])('%s → %i', async (_name, status, url, body, withCertificate) => {
+  ])('%s → %i, and the message goes nowhere', async (_name, status, url, body, withCertificate) => {
+    // A reading with a marker of its own, so a leak past the refusal would show at the viewer.
+    const refused = 10_000 + ++marker;
     const answer = await httpsPublish(
       stack.ports.https,
       url,
-      body,
+      body === '{}' ? JSON.stringify({ temperature: 1, marker: refused }) : body,
       withCertificate ? sensor1 : { ca: sensor1.ca },
     );
     expect(answer.status).toBe(status);
@@ -228,9 +241,19 @@ describe('HTTPS → the status IoT Core answers', () => {
       traceId: expect.any(String),
     });
     await stillServing();
+    expect(
+      viewer.frames.filter(
+        (frame) => (frame.data as { marker?: number } | undefined)?.marker === refused,
+      ),
+    ).toEqual([]);
   });
 
-  it('an empty body is accepted (IoT Core allows empty messages) and dead-lettered by the rule', async () => {
+  it('an empty body is accepted (IoT Core allows empty messages) and reaches the clients as kind "empty"', async () => {
+    // The deployed rule encodes the payload (encode(*, 'base64')), so an empty one is a
+    // message like any other: forwarded, not dead-lettered.
+    const store = new DeadLetterStore(deadLetterDirectory(stack.localCloudDir));
+    const before = (await store.list()).length;
+    const from = viewer.frames.length;
     const answer = await httpsPublish(
       stack.ports.https,
       '/topics/devices/sensor-1/telemetry?qos=1',
@@ -238,6 +261,21 @@ describe('HTTPS → the status IoT Core answers', () => {
       sensor1,
     );
     expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ message: 'OK', traceId: expect.any(String) });
+    const frame = await viewer.waitFor(
+      (received) =>
+        viewer.frames.indexOf(received) >= from &&
+        received.type === 'telemetry' &&
+        received.kind === 'empty',
+    );
+    expect(frame).toMatchObject({
+      deviceId: 'sensor-1',
+      topic: 'devices/sensor-1/telemetry',
+      kind: 'empty',
+      size: 0,
+      data: {},
+    });
+    expect((await store.list()).length).toBe(before);
     await stillServing();
   });
 });
