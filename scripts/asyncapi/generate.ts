@@ -16,7 +16,7 @@ import {
   subscribeSchema,
   unsubscribeSchema,
 } from '../../shared/protocol';
-import { readingSchema } from '../../shared/telemetry/reading';
+import { readingSchema } from '../telemetry/reading';
 import {
   chatFrameSchema,
   commandAckSchema,

@@ -8,13 +8,13 @@ import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { parseDuration, UsageError } from '../cli/command-line';
-import { READINGS_CSV_HEADER, readingToCsvLine } from '../../shared/telemetry/csv';
+import { READINGS_CSV_HEADER, readingToCsvLine } from '../telemetry/csv';
 import {
   DATASET_DEFAULTS,
   iterateReadings,
   resolveDeviceIds,
   type GenerateOptions,
-} from '../../shared/telemetry/generator';
+} from '../telemetry/generator';
 
 const USAGE = `Usage: tsx scripts/dataset/generate.ts [options]
 

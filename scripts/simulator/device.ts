@@ -1,5 +1,5 @@
 /** What the fleet needs of a simulated device, whichever protocol it speaks. */
-import type { Reading } from '../../shared/telemetry/reading';
+import type { Reading } from '../telemetry/reading';
 import type { Protocol } from './stats';
 
 export interface SimulatedDevice {

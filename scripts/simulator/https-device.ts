@@ -5,7 +5,7 @@
  * the endpoint refuses it (403: the certificate is not accepted; other 4xx: the request is bad).
  */
 import https from 'node:https';
-import type { Reading } from '../../shared/telemetry/reading';
+import type { Reading } from '../telemetry/reading';
 import { telemetryTopic } from '../../shared/topics';
 import { backoffDelay, cancellableSleep, HTTPS_RETRY } from './backoff';
 import { InFlight, type SimulatedDevice } from './device';

@@ -11,7 +11,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credentials';
 import type { DeviceCommand } from '../../shared/protocol';
-import type { Reading } from '../../shared/telemetry/reading';
+import type { Reading } from '../telemetry/reading';
 import { commandTopic, telemetryTopic } from '../../shared/topics';
 import { backoffDelay, MQTT_RECONNECT } from './backoff';
 import { InFlight, type SimulatedDevice } from './device';

@@ -7,9 +7,9 @@ import {
   type OptionSpecs,
   type OptionValues,
 } from '../cli/command-line';
-import { parseReadingsCsv } from '../../shared/telemetry/csv';
-import { DATASET_DEFAULTS } from '../../shared/telemetry/generator';
-import type { Reading } from '../../shared/telemetry/reading';
+import { parseReadingsCsv } from '../telemetry/csv';
+import { DATASET_DEFAULTS } from '../telemetry/generator';
+import type { Reading } from '../telemetry/reading';
 
 export const PROTOCOL_CHOICES = ['mqtt', 'mqtt5', 'https', 'alpn', 'wss', 'mixed'] as const;
 export type ProtocolChoice = (typeof PROTOCOL_CHOICES)[number];

@@ -3,8 +3,8 @@
  * come from the seeded data set generator, stamped with the time they are sent; a CSV replays
  * its readings as recorded, at the pace of their timestamps divided by the speed.
  */
-import { createDeviceStream, defaultDeviceIds } from '../../shared/telemetry/generator';
-import type { Reading } from '../../shared/telemetry/reading';
+import { createDeviceStream, defaultDeviceIds } from '../telemetry/generator';
+import type { Reading } from '../telemetry/reading';
 import type { ReadingSource } from './options';
 
 export interface ScheduledReading {

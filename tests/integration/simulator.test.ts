@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLocalDevice } from '../../scripts/devices/local-device';
-import { createDeviceStream } from '../../shared/telemetry/generator';
+import { createDeviceStream } from '../../scripts/telemetry/generator';
 import { freePorts } from '../support/ports';
 import { REPO_ROOT, startOfflineStack, type OfflineStack } from '../support/offline-stack';
 import { connectClient, type TestClient } from '../support/ws-client';
@@ -79,16 +79,24 @@ async function until(condition: () => boolean, describe: () => string, timeoutMs
   }
 }
 
-/** Readings (not acks) taken at or after `since`, by deviceId#seq. */
-function readingsSince(viewer: TestClient, since: number): Map<string, Frame> {
-  const readings = new Map<string, Frame>();
-  for (const frame of viewer.frames) {
+/** Readings (not acks) taken at or after `since`, every frame that came, duplicates included. */
+function readingsSince(viewer: TestClient, since: number): Frame[] {
+  return viewer.frames.filter((frame) => {
     const data = frame.data as Frame | undefined;
-    if (frame.type !== 'telemetry' || typeof data?.seq !== 'number') continue;
-    if ((data.ts as number) < since) continue;
-    readings.set(`${String(frame.deviceId)}#${data.seq}`, frame);
+    return (
+      frame.type === 'telemetry' && typeof data?.seq === 'number' && (data.ts as number) >= since
+    );
+  });
+}
+
+/** Each reading's key (deviceId#seq) with how many times it arrived. */
+function countByReading(frames: Frame[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const frame of frames) {
+    const key = `${String(frame.deviceId)}#${String((frame.data as Frame).seq)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  return readings;
+  return counts;
 }
 
 /**
@@ -159,15 +167,19 @@ describe.each(['mqtt', 'https', 'mqtt5', 'alpn', 'wss'] as const)(
       expect(sent).toBeGreaterThanOrEqual(15); // 2 devices x 5/s x 2 s, less ~2 % dropouts
 
       await until(
-        () => readingsSince(viewer, since).size >= sent,
-        () => `${readingsSince(viewer, since).size} of ${sent} readings arrived`,
+        () => countByReading(readingsSince(viewer, since)).size >= sent,
+        () => `${countByReading(readingsSince(viewer, since)).size} of ${sent} readings arrived`,
       );
       const readings = readingsSince(viewer, since);
-      expect(readings.size).toBe(sent);
+      // Exactly once each: as many distinct readings as sent, and not one frame more.
+      const counts = countByReading(readings);
+      expect(counts.size).toBe(sent);
+      expect([...counts].filter(([, count]) => count > 1)).toEqual([]);
+      expect(readings).toHaveLength(sent);
 
       // Each device's readings are its seeded stream: 200 ms apart from its first timestamp.
       for (const deviceId of ['sensor-1', 'sensor-2']) {
-        const received = [...readings.values()]
+        const received = readings
           .filter((frame) => frame.deviceId === deviceId)
           .map((frame) => frame.data as Frame)
           .sort((a, b) => (a.seq as number) - (b.seq as number));
@@ -343,9 +355,10 @@ it('with --stage, uses the AWS device folder certs/<stage>/<thing>/ and its endp
     const sent = summaryOf(run.stdout()).total?.sent ?? 0;
     expect(sent).toBeGreaterThan(0);
     await until(
-      () => readingsSince(viewer, since).size >= sent,
-      () => `${readingsSince(viewer, since).size} of ${sent} readings arrived`,
+      () => countByReading(readingsSince(viewer, since)).size >= sent,
+      () => `${countByReading(readingsSince(viewer, since)).size} of ${sent} readings arrived`,
     );
+    expect(readingsSince(viewer, since)).toHaveLength(sent);
     await viewer.close();
   } finally {
     fs.rmSync(stageDir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseReadingsCsv } from '../../shared/telemetry/csv';
+import { parseReadingsCsv } from '../../scripts/telemetry/csv';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const shipped = readFileSync(join(root, 'data/readings.csv'), 'utf8');

@@ -6,9 +6,9 @@ import {
   READINGS_CSV_HEADER,
   readingToCsvLine,
   readingsToCsv,
-} from '../../shared/telemetry/csv';
-import { generateReadings } from '../../shared/telemetry/generator';
-import { READING_COLUMNS, type Reading } from '../../shared/telemetry/reading';
+} from '../../scripts/telemetry/csv';
+import { generateReadings } from '../../scripts/telemetry/generator';
+import { READING_COLUMNS, type Reading } from '../../scripts/telemetry/reading';
 
 const HEADER = 'deviceId,seq,ts,temperature,humidity,pressure,battery,rssi';
 const ROW = 'sensor-1,3,1767225600000,21.37,48.2,1012.9,77.5,-67';

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { readingsToCsv } from '../../shared/telemetry/csv';
+import { readingsToCsv } from '../../scripts/telemetry/csv';
 import {
   BATTERY_RECHARGE_BELOW,
   createDeviceStream,
   defaultDeviceIds,
   generateReadings,
   type GenerateOptions,
-} from '../../shared/telemetry/generator';
-import { READING_COLUMNS, readingSchema, type Reading } from '../../shared/telemetry/reading';
+} from '../../scripts/telemetry/generator';
+import { READING_COLUMNS, readingSchema, type Reading } from '../../scripts/telemetry/reading';
 
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { parseReadingsCsv, readingsToCsv } from '../../shared/telemetry/csv';
-import { DATASET_DEFAULTS, generateReadings } from '../../shared/telemetry/generator';
+import { parseReadingsCsv, readingsToCsv } from '../../scripts/telemetry/csv';
+import { DATASET_DEFAULTS, generateReadings } from '../../scripts/telemetry/generator';
 
 const shipped = readFileSync(new URL('../../data/readings.csv', import.meta.url), 'utf8');
 

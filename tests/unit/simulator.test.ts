@@ -7,7 +7,7 @@ import { resolveConfig, simulatorSpec } from '../../scripts/simulator/options';
 import { buildSchedules } from '../../scripts/simulator/schedule';
 import { FleetStats, formatSummary } from '../../scripts/simulator/stats';
 import { describeTransportError } from '../../scripts/simulator/transport-errors';
-import type { Reading } from '../../shared/telemetry/reading';
+import type { Reading } from '../../scripts/telemetry/reading';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -3,7 +3,7 @@
  * data set, of what the simulator sends and of what the backend may validate.
  */
 import * as z from 'zod/mini';
-import { deviceIdSchema } from '../protocol';
+import { deviceIdSchema } from '../../shared/protocol';
 
 export const readingSchema = z.object({
   deviceId: deviceIdSchema,

@@ -2,7 +2,7 @@
  * Readings as CSV text (RFC 4180 subset: one record per line, fields may be double-quoted).
  * Strings in, strings out: reading and writing files is the caller's business.
  */
-import { ValidationError } from '../errors';
+import { ValidationError } from '../../shared/errors';
 import { READING_COLUMNS, readingSchema, type Reading, type ReadingColumn } from './reading';
 
 /** Bad CSV input: names the 1-based line and, where it applies, the column. */

@@ -18,7 +18,7 @@
  * Every step draws the same random numbers whatever the rates, so changing `anomalyRate` or
  * `dropoutRate` changes only the spikes and the gaps, not the rest of the series.
  */
-import { deviceIdSchema } from '../protocol';
+import { deviceIdSchema } from '../../shared/protocol';
 import type { Reading } from './reading';
 
 const HOUR_MS = 3_600_000;
