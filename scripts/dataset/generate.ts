@@ -1,13 +1,19 @@
 /**
- * Writes the dummy data set as CSV: `tsx scripts/dataset/generate.ts [options]`.
+ * Writes the dummy data set as CSV: `npm run dataset -- [options]` (`--help` for the options).
  * With no options it prints the shipped sample data/readings.csv byte for byte.
  */
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { parseDuration, UsageError } from '../cli/command-line';
+import {
+  parseDuration,
+  runCommand,
+  UsageError,
+  type CommandSpec,
+  type OptionSpecs,
+  type OptionValues,
+} from '../cli/command-line';
 import { READINGS_CSV_HEADER, readingToCsvLine } from '../telemetry/csv';
 import {
   DATASET_DEFAULTS,
@@ -16,26 +22,58 @@ import {
   type GenerateOptions,
 } from '../telemetry/generator';
 
-const USAGE = `Usage: tsx scripts/dataset/generate.ts [options]
+const spec = {
+  command: 'npm run dataset --',
+  summary:
+    'Writes simulated sensor readings as CSV (deviceId,seq,ts,temperature,humidity,pressure,\n' +
+    'battery,rssi), interleaved by timestamp. Same options, same bytes. With no options: the\n' +
+    'shipped sample data/readings.csv, byte for byte.',
+  options: {
+    devices: {
+      type: 'string',
+      value: 'N',
+      description: `simulate sensor-1..sensor-N (default ${DATASET_DEFAULTS.devices})`,
+    },
+    ids: { type: 'string', value: 'a,b,...', description: 'simulate these device ids instead' },
+    seed: {
+      type: 'string',
+      value: 'N',
+      description: `integer seed (default ${DATASET_DEFAULTS.seed})`,
+    },
+    count: {
+      type: 'string',
+      value: 'N',
+      description: `readings per device (default ${DATASET_DEFAULTS.count})`,
+    },
+    duration: {
+      type: 'string',
+      value: 'D',
+      description: 'instead of --count: every reading in this span, e.g. 1h, 2d',
+    },
+    interval: {
+      type: 'string',
+      value: 'D',
+      description: 'time between readings: 500ms, 10s, 1m, 1h (default 10s)',
+    },
+    start: {
+      type: 'string',
+      value: 'ISO',
+      description: `first reading's timestamp, with a time zone (default ${new Date(DATASET_DEFAULTS.startTs).toISOString()})`,
+    },
+    out: {
+      type: 'string',
+      value: 'FILE',
+      description: 'write to FILE (replaced whole, never half-written) instead of stdout',
+    },
+  },
+  notes: [
+    'Durations are a number with ms, s, m, h or d (a bare number is ms).',
+    'About 2 % of sequence numbers are dropped (gaps in seq) and 1 % of readings carry a',
+    'temperature spike.',
+  ],
+} as const satisfies CommandSpec<OptionSpecs>;
 
-Writes simulated sensor readings as CSV (deviceId,seq,ts,temperature,humidity,pressure,battery,rssi),
-interleaved by timestamp. Same options, same bytes.
-
-Options:
-  --devices N        simulate sensor-1..sensor-N (default ${DATASET_DEFAULTS.devices})
-  --ids a,b,...      simulate these device ids instead of --devices
-  --seed N           integer seed (default ${DATASET_DEFAULTS.seed})
-  --count N          readings per device (default ${DATASET_DEFAULTS.count})
-  --duration D       instead of --count: every reading in this span, e.g. 1h, 2d
-  --interval D       time between readings: 500ms, 10s, 1m, 1h (default 10s)
-  --start ISO        timestamp of the first reading, with a time zone
-                     (default ${new Date(DATASET_DEFAULTS.startTs).toISOString()})
-  --out FILE         write to FILE (replaced whole, never half-written) instead of stdout
-  -h, --help         show this help
-
-Durations are a number with ms, s, m, h or d (a bare number is ms).
-About 2 % of sequence numbers are dropped (gaps in seq) and 1 % of readings carry a temperature spike.
-`;
+type Values = OptionValues<typeof spec.options>;
 
 /** Above this many rows the CSV would not fit comfortably in a file for a demo. */
 const MAX_ROWS = 10_000_000;
@@ -69,25 +107,7 @@ interface Plan {
   out: string | undefined;
 }
 
-function plan(argv: string[]): Plan | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      devices: { type: 'string' },
-      ids: { type: 'string' },
-      seed: { type: 'string' },
-      count: { type: 'string' },
-      duration: { type: 'string' },
-      interval: { type: 'string' },
-      start: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return 'help';
-  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+function plan(values: Values): Plan {
   if (values.devices !== undefined && values.ids !== undefined) {
     throw new UsageError('Give --devices or --ids, not both');
   }
@@ -182,19 +202,8 @@ async function writeFileWhole(path: string, job: Plan): Promise<number> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  let job: Plan | 'help';
-  try {
-    job = plan(argv);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (job === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+async function main(values: Values): Promise<void> {
+  const job = plan(values);
   if (job.out === undefined) {
     process.stdout.on('error', (error: NodeJS.ErrnoException) => {
       // The reader went away (e.g. `| head`): stop quietly.
@@ -202,19 +211,10 @@ async function main(argv: string[]): Promise<number> {
       throw error;
     });
     await writeCsv(process.stdout, job);
-    return 0;
+    return;
   }
   const written = await writeFileWhole(job.out, job);
   process.stderr.write(`Wrote ${written} readings from ${job.deviceCount} devices to ${job.out}\n`);
-  return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+void runCommand(spec, main);
