@@ -1,7 +1,7 @@
 /**
  * `npm run cost -- --devices 1000 --interval 10s --viewers 20`: a monthly estimate of what the
- * telemetry path costs on AWS, per service, from public list prices (us-east-1) written below
- * with the date they were read. They are list prices to check against the AWS pricing pages
+ * telemetry path costs on AWS, per service, from public list prices (us-east-1) kept in a dated
+ * data file with the source of each. They are list prices to check against the AWS pricing pages
  * before any decision: no free tier, no savings plans, no taxes.
  *
  * Per device message: IoT Core message + rule + Lambda action → one forwardTelemetry invocation
@@ -10,51 +10,27 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseDuration, runCommand, UsageError, type CommandSpec } from './cli/command-line';
+import priceFile from './cost/prices-us-east-1.json' with { type: 'json' };
 
 /**
- * us-east-1 public list prices in USD, as known in June 2025 (written from memory of the AWS
- * pricing pages, not fetched: check them before relying on them).
+ * us-east-1 public list prices in USD, from scripts/cost/prices-us-east-1.json: each price with
+ * the date it was read and its source page (JSON has no Infinity: a last tier has `upTo: null`).
  */
-export const PRICES_AS_OF = '2025-06';
+const tiers = (list: readonly { upTo: number | null; perMillion: number }[]) =>
+  list.map(({ upTo, perMillion }) => ({ upTo: upTo ?? Infinity, perMillion }));
+export const PRICES_AS_OF = priceFile.asOf;
 export const PRICES = {
-  source: `AWS public list prices for us-east-1 as of ${PRICES_AS_OF} (not fetched: list prices to check)`,
-  iot: {
-    /** Per million connection-minutes. */
-    connectivityPerMillionMinutes: 0.08,
-    /** Per million messages (5 KB metering), by monthly tier. */
-    messagingTiers: [
-      { upTo: 1e9, perMillion: 1.0 },
-      { upTo: 5e9, perMillion: 0.8 },
-      { upTo: Infinity, perMillion: 0.7 },
-    ],
-    messageMeterBytes: 5 * 1024,
-    /** Per million rules triggered, and per million actions executed. */
-    rulesTriggeredPerMillion: 0.15,
-    actionsExecutedPerMillion: 0.15,
-  },
-  lambda: {
-    requestsPerMillion: 0.2,
-    /** Per GB-second, arm64 (serverless.yml: architecture arm64), first pricing tier. */
-    arm64PerGbSecond: 0.0000133334,
-  },
-  dynamodb: {
-    /** On-demand, per million request units (after the November 2024 price cut). */
-    readRequestUnitsPerMillion: 0.125,
-    writeRequestUnitsPerMillion: 0.625,
-  },
+  source: `AWS public list prices for ${priceFile.region} as of ${priceFile.asOf} (list prices to check: sources and dates in scripts/cost/prices-us-east-1.json)`,
+  iot: { ...priceFile.iot, messagingTiers: tiers(priceFile.iot.messagingTiers) },
+  lambda: priceFile.lambda,
+  dynamodb: priceFile.dynamodb,
   apiGatewayWebSocket: {
-    /** Per million messages (32 KB metering), by monthly tier. */
-    messageTiers: [
-      { upTo: 1e9, perMillion: 1.0 },
-      { upTo: Infinity, perMillion: 0.8 },
-    ],
-    messageMeterBytes: 32 * 1024,
-    connectionMinutesPerMillion: 0.25,
+    ...priceFile.apiGatewayWebSocket,
+    messageTiers: tiers(priceFile.apiGatewayWebSocket.messageTiers),
   },
-  cloudWatchLogs: { ingestionPerGb: 0.5 },
-  /** Data transfer out to the internet, first 10 TB per month. */
-  dataTransferOutPerGb: 0.09,
-} as const;
+  cloudWatchLogs: priceFile.cloudWatchLogs,
+  dataTransferOutPerGb: priceFile.dataTransferOutPerGb,
+};
 
 /**
  * How the path behaves, from the project's configuration and `npm run bench` (see
