@@ -21,6 +21,7 @@ const unitNames = process.env.MUTATE_TESTS?.split(',') ?? [
   'dataset-generator',
   'dataset-sample',
   'iot-policy',
+  'iot-policy-matching',
   'iot-sql',
   'retry',
   'simulator',
