@@ -57,7 +57,17 @@ export async function createCpuQuota(share: number): Promise<CpuQuota | undefine
         '/bin/sh',
         ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', directory, command, ...args],
       ],
-      remove: () => rmdir(directory).catch(() => undefined),
+      // A child that just exited may still be listed for a moment: try a few times.
+      remove: async () => {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          try {
+            await rmdir(directory);
+            return;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        }
+      },
     };
   }
   return undefined;
