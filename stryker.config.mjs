@@ -38,6 +38,8 @@ export default {
     'test-results',
     'dist',
     'certs',
+    '.stryker-tmp*',
+    'reports',
   ],
   // A mutant of a module-level value ("static") can only be tested by reloading every test
   // file; with ESM Jest that is most of the run's time for a small share of the mutants. They
