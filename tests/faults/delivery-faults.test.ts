@@ -17,7 +17,10 @@ let env: HandlerEnv;
 let proxy: DynamoFaultProxy;
 
 beforeAll(async () => {
+  // Reads without ConsistentRead see the table of 250 ms ago, as DynamoDB's may (issue 12).
+  process.env.DYNAMODB_EVENTUAL_CONSISTENCY_MS = '250';
   env = await startHandlerEnv();
+  delete process.env.DYNAMODB_EVENTUAL_CONSISTENCY_MS;
   proxy = await startDynamoFaultProxy(env.db.endpoint);
   process.env.AWS_ENDPOINT_URL_DYNAMODB = proxy.endpoint;
   resetLazyValues();

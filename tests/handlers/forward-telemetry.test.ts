@@ -17,9 +17,15 @@ import { MESSAGE_PAYLOAD_MAX_BYTES } from '../support/management-api';
 
 let env: HandlerEnv;
 beforeAll(async () => {
+  // DynamoDB as loose as AWS's: reads without ConsistentRead see the table of 250 ms ago
+  // (issue 12: the fan-out must not depend on dynalite always being consistent).
+  process.env.DYNAMODB_EVENTUAL_CONSISTENCY_MS = '250';
   env = await startHandlerEnv();
 });
-afterAll(() => env.stop());
+afterAll(async () => {
+  await env.stop();
+  delete process.env.DYNAMODB_EVENTUAL_CONSISTENCY_MS;
+});
 
 beforeEach(async () => {
   for (const item of await env.items()) {
