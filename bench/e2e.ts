@@ -124,8 +124,6 @@ const MAX_DEVICES = 10;
 /** AWS IoT Core allows 100 publishes per second per connection; the bench stays at half. */
 const RATE_PER_DEVICE = 50;
 const MAX_OUTSTANDING_PUBLISHES = 256;
-const FRAME_MARK = /"bench":"([^":]+):(\d+):([\d.]+)"/;
-const RECEIVED_AT = /"receivedAt":(\d+)/;
 
 interface Run {
   id: string;
@@ -153,9 +151,6 @@ interface Target {
 
 export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const { log } = options;
-  currentRun = undefined;
-  closedRuns.clear();
-  lastFrameAt = 0;
   const startedAt = performance.now();
   const stack = await startOfflineStack();
   const stackStartMs = round(performance.now() - startedAt, 0);
@@ -200,10 +195,76 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   }
 }
 
-let currentRun: Run | undefined;
-/** Runs whose window closed: frames that still come are counted as late. */
-const closedRuns = new Map<string, Run>();
-let lastFrameAt = 0;
+/**
+ * Every viewer's frames go here: each telemetry frame (parsed JSON) is counted for the run its
+ * `bench` mark names — delivered, duplicated, or late once that run's window closed.
+ */
+class FrameRecorder {
+  current: Run | undefined;
+  /** Runs whose window closed: frames that still come are counted as late. */
+  readonly closed = new Map<string, Run>();
+  lastFrameAt = 0;
+  private viewers = 0;
+
+  /** A listener for one more viewer's frames. */
+  viewer(): (data: Buffer) => void {
+    const index = this.viewers++;
+    return (data) => this.record(index, data);
+  }
+
+  private record(viewer: number, data: Buffer): void {
+    const receivedAt = preciseNow();
+    this.lastFrameAt = receivedAt;
+    const mark = benchMarkOf(data);
+    if (!mark) return;
+    const run = this.current;
+    if (!run || run.id !== mark.runId) {
+      const closed = this.closed.get(mark.runId);
+      if (closed) closed.late++;
+      return;
+    }
+    const key = `${viewer}:${mark.seq}`;
+    if (run.seen.has(key)) {
+      run.duplicates++;
+      return;
+    }
+    run.seen.add(key);
+    run.delivered++;
+    run.lastFrameAt = receivedAt;
+    run.latencies.push(receivedAt - mark.sentAt);
+    if (mark.receivedAt !== undefined) run.ingest.push(mark.receivedAt - mark.sentAt);
+  }
+}
+
+/** The `bench` mark (`runId:seq:sentAt`) of a telemetry frame, from its parsed JSON. */
+function benchMarkOf(
+  data: Buffer,
+): { runId: string; seq: number; sentAt: number; receivedAt: number | undefined } | undefined {
+  let frame: { data?: { bench?: unknown }; receivedAt?: unknown };
+  try {
+    frame = JSON.parse(data.toString()) as typeof frame;
+  } catch {
+    return undefined;
+  }
+  const bench = frame?.data?.bench;
+  if (typeof bench !== 'string') return undefined;
+  const [runId = '', seq, sentAt] = bench.split(':');
+  return {
+    runId,
+    seq: Number(seq),
+    sentAt: Number(sentAt),
+    receivedAt: typeof frame.receivedAt === 'number' ? frame.receivedAt : undefined,
+  };
+}
+
+/** One measured stretch: a target, a protocol, a rate, a viewer count, a duration. */
+interface RunSpec {
+  target: Target;
+  protocol: Protocol;
+  rate: number;
+  clients: number;
+  durationMs: number;
+}
 
 async function target(
   name: E2eTarget,
@@ -240,8 +301,10 @@ async function measure(
   const rows: (E2eRow & { runId: string })[] = [];
   const invokeProbes: InvokeProbe[] = [];
   const errors: string[] = [];
+  const recorder = new FrameRecorder();
+  const measureRun = (spec: RunSpec) => run(options, recorder, spec, credentials.length);
   for (const clients of [...options.clients].sort((a, b) => a - b)) {
-    for (const target of targets) await addViewers(target, clients);
+    for (const target of targets) await addViewers(target, clients, recorder);
     for (const rate of options.rates) {
       for (const protocol of options.protocols) {
         for (const target of targets) {
@@ -250,20 +313,12 @@ async function measure(
             Math.min(options.durationMs, (options.maxFramesPerRun / (rate * clients)) * 1000),
           );
           try {
-            await quiesce(options);
+            await quiesce(options, recorder);
             // Not measured: starts the Lambda instances this rate needs and waits for their frames.
             const warmup = Math.min(options.warmupMs, durationMs);
-            await run(options, target, protocol, rate, clients, warmup, credentials);
-            await quiesce(options);
-            const row = await run(
-              options,
-              target,
-              protocol,
-              rate,
-              clients,
-              durationMs,
-              credentials,
-            );
+            await measureRun({ target, protocol, rate, clients, durationMs: warmup });
+            await quiesce(options, recorder);
+            const row = await measureRun({ target, protocol, rate, clients, durationMs });
             rows.push(row);
             options.log(
               `e2e ${target.name.padEnd(6)} ${protocol.padEnd(5)} ${rate} msg/s × ${clients} clients: ` +
@@ -271,7 +326,7 @@ async function measure(
                 `${row.delivered}/${row.expectedFrames} frames, ${row.framesPerSecond} frames/s`,
             );
           } catch (error) {
-            currentRun = undefined;
+            recorder.current = undefined;
             const message = `${target.name} ${protocol} ${rate} msg/s × ${clients}: ${(error as Error).message}`;
             options.log(`e2e run failed: ${message}`);
             errors.push(message);
@@ -279,29 +334,28 @@ async function measure(
         }
       }
     }
-    await quiesce(options);
+    await quiesce(options, recorder);
     invokeProbes.push(await probeInvoke(stack, clients, options.invokeProbes));
   }
-  await quiesce(options);
-  for (const row of rows) row.late = closedRuns.get(row.runId)?.late ?? 0;
+  await quiesce(options, recorder);
+  for (const row of rows) row.late = recorder.closed.get(row.runId)?.late ?? 0;
   return { rows: rows.map(({ runId: _runId, ...row }) => row), invokeProbes, errors };
 }
 
-async function addViewers(target: Target, count: number): Promise<void> {
+async function addViewers(target: Target, count: number, recorder: FrameRecorder): Promise<void> {
   while (target.viewers.length < count) {
     const batch = Math.min(10, count - target.viewers.length);
     const opened = await Promise.all(
-      Array.from({ length: batch }, () => openViewer(target.websocketUrl)),
+      Array.from({ length: batch }, () => openViewer(target.websocketUrl, recorder.viewer())),
     );
     target.viewers.push(...opened);
   }
 }
 
-function openViewer(url: string): Promise<WebSocket> {
+function openViewer(url: string, onFrame: (data: Buffer) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { handshakeTimeout: 10_000 });
-    const index = viewerCount++;
-    socket.on('message', (data: Buffer) => onFrame(index, data));
+    socket.on('message', onFrame);
     socket.once('unexpected-response', (_request, response) =>
       reject(new Error(`WebSocket handshake refused: ${response.statusCode}`)),
     );
@@ -310,42 +364,11 @@ function openViewer(url: string): Promise<WebSocket> {
   });
 }
 
-let viewerCount = 0;
-
-function onFrame(viewer: number, data: Buffer): void {
-  const receivedAt = preciseNow();
-  lastFrameAt = receivedAt;
-  const text = data.toString();
-  const mark = FRAME_MARK.exec(text);
-  if (!mark) return;
-  const run = currentRun;
-  if (!run || run.id !== mark[1]) {
-    const closed = closedRuns.get(mark[1] as string);
-    if (closed) closed.late++;
-    return;
-  }
-  const key = `${viewer}:${mark[2]}`;
-  if (run.seen.has(key)) {
-    run.duplicates++;
-    return;
-  }
-  run.seen.add(key);
-  run.delivered++;
-  run.lastFrameAt = receivedAt;
-  const sentAt = Number(mark[3]);
-  run.latencies.push(receivedAt - sentAt);
-  const stamped = RECEIVED_AT.exec(text);
-  if (stamped) run.ingest.push(Number(stamped[1]) - sentAt);
-}
-
 async function run(
   options: E2eOptions,
-  target: Target,
-  protocol: Protocol,
-  rate: number,
-  clients: number,
-  durationMs: number,
-  credentials: DeviceCredentials[],
+  recorder: FrameRecorder,
+  { target, protocol, rate, clients, durationMs }: RunSpec,
+  deviceCount: number,
 ): Promise<E2eRow & { runId: string }> {
   const id = `r${randomUUID().slice(0, 8)}`;
   const state: Run = {
@@ -359,7 +382,7 @@ async function run(
     ingest: [],
     lastFrameAt: 0,
   };
-  currentRun = state;
+  recorder.current = state;
   const published = await publishRun(target, protocol, rate, durationMs, id);
   const expectedFrames = published.sent * clients;
   const drainStart = preciseNow();
@@ -367,14 +390,14 @@ async function run(
     const now = preciseNow();
     if (state.delivered >= expectedFrames) break;
     if (now - drainStart > options.drainMaxMs) break;
-    if (now - Math.max(lastFrameAt, drainStart) > options.drainIdleMs) break;
+    if (now - Math.max(recorder.lastFrameAt, drainStart) > options.drainIdleMs) break;
     await sleep(20);
   }
-  currentRun = undefined;
+  recorder.current = undefined;
   state.seen.clear();
-  closedRuns.set(id, state);
+  recorder.closed.set(id, state);
   const spanS = Math.max(1e-3, (state.lastFrameAt - published.firstSendAt) / 1000);
-  const devices = Math.min(credentials.length, Math.ceil(rate / RATE_PER_DEVICE));
+  const devices = Math.min(deviceCount, Math.ceil(rate / RATE_PER_DEVICE));
   return {
     runId: id,
     target: target.name,
@@ -495,9 +518,12 @@ function httpsPublish(target: Target, device: number, payload: string): Promise<
 }
 
 /** Waits until no frame arrived for `quietMs` (the backlog of an earlier run is gone). */
-async function quiesce({ quietMs, quiesceMaxMs }: E2eOptions): Promise<void> {
+async function quiesce(
+  { quietMs, quiesceMaxMs }: E2eOptions,
+  recorder: FrameRecorder,
+): Promise<void> {
   const start = preciseNow();
-  while (preciseNow() - lastFrameAt < quietMs) {
+  while (preciseNow() - recorder.lastFrameAt < quietMs) {
     if (preciseNow() - start > quiesceMaxMs) return;
     await sleep(20);
   }
