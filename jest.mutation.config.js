@@ -16,6 +16,7 @@ import base from './jest.config.js';
  * --mutate to the tests of those files, which makes Stryker's first full run short.
  */
 const unitNames = process.env.MUTATE_TESTS?.split(',') ?? [
+  'broadcaster',
   'dashboard-frames',
   'dataset-csv',
   'dataset-generator',
