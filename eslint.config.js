@@ -14,6 +14,9 @@ export default tseslint.config(
       'bench/results/',
       'dist/',
       'dashboard/dist/',
+      // npm run mutate: its sandboxes while it runs, and its reports.
+      '.stryker-tmp*/',
+      'reports/',
     ],
   },
   js.configs.recommended,
