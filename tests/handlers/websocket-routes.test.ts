@@ -7,7 +7,7 @@ import { handler as sendMessage } from '../../handlers/sendMessage';
 import { handler as subscribe } from '../../handlers/subscribe';
 import { handler as unsubscribe } from '../../handlers/unsubscribe';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionRepository } from '../../shared/connections/repository';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
 import { TEST_TABLE } from '../support/local-dynamodb';
@@ -25,6 +25,12 @@ const call = async (
   routeKey: string,
   body?: string,
 ) => route(webSocketEvent(connectionId, routeKey, body), lambdaContext(routeKey));
+const changeLogEntries = async () =>
+  (
+    await DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint })).send(
+      new ScanCommand({ TableName: `${TEST_TABLE}-changes`, ConsistentRead: true }),
+    )
+  ).Items?.length ?? 0;
 const frame = (response: { body?: string }) => JSON.parse(response.body ?? 'null');
 
 async function clearTable() {
@@ -317,13 +323,14 @@ describe('a frame on a connection the backend does not know does nothing', () =>
     ['unsubscribe', unsubscribe, '{"action":"unsubscribe","topics":["devices/#"]}'],
   ])('%s answers NOT_REGISTERED and neither writes nor posts', async (routeKey, route, body) => {
     await call(connect, 'registered', '$connect');
-    const versionBefore = await env.version();
+    const changesBefore = await changeLogEntries();
     const response = await call(route, 'ghost', routeKey, body);
     expect(response.statusCode).toBe(410);
     expect(frame(response)).toMatchObject({ type: 'error', code: 'NOT_REGISTERED' });
     expect(env.api.posts).toEqual([]);
     expect((await env.items()).map((item) => item.connectionId)).toEqual(['registered']);
-    expect(await env.version()).toBe(versionBefore);
+    // No change was logged either: warm fan-outs have nothing to reread.
+    expect(await changeLogEntries()).toBe(changesBefore);
   });
 });
 
@@ -385,17 +392,21 @@ describe('rate limit: burst of 20, then 5 per second (README), on every action',
   it('answers RATE_LIMITED past the burst and the connection stays usable', async () => {
     await call(connect, 'steady', '$connect');
     const body = '{"action":"unsubscribe","topics":["x/y"]}';
-    const answers = [];
-    for (let i = 0; i < 25; i++)
-      answers.push(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)));
-    expect(
-      answers.filter((answer) => answer.type === 'unsubscribed').length,
-    ).toBeGreaterThanOrEqual(20);
-    const refused = answers.find((answer) => answer.type === 'error');
+    let allowed = 0;
+    let refused: { code?: string; details: { retryAfterMs: number } } | undefined;
+    // Until the first refusal (bounded): at least the burst of 20 goes through first.
+    for (let i = 0; i < 100 && !refused; i++) {
+      const answer = frame(await call(unsubscribe, 'steady', 'unsubscribe', body));
+      if (answer.type === 'unsubscribed') allowed++;
+      else refused = answer;
+    }
+    expect(allowed).toBeGreaterThanOrEqual(20);
     expect(refused).toMatchObject({ code: 'RATE_LIMITED' });
-    expect(refused.details.retryAfterMs).toBeLessThanOrEqual(200);
-    // Usable after its retry-after: the bucket refilled, the connection is still registered.
-    await new Promise((resolve) => setTimeout(resolve, refused.details.retryAfterMs + 1));
+    const retryAfterMs = refused?.details.retryAfterMs ?? Number.NaN;
+    expect(retryAfterMs).toBeLessThanOrEqual(200);
+    // Usable after its retry-after (plus the millisecond rounding of the answer): the bucket
+    // refilled, the connection is still registered.
+    await new Promise((resolve) => setTimeout(resolve, retryAfterMs + 5));
     expect(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)).type).toBe('unsubscribed');
   });
 
