@@ -76,7 +76,8 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
 
     const answers = { total: 0, throttled: 0, rateLimited: 0, other: 0 };
     const flooder = await open(stack, sockets, (frame) => {
-      if (frame.type === 'message') return; // its own chat broadcast, not an answer
+      // Its own chat broadcasts and the readings it receives are not answers to its frames.
+      if (frame.type === 'message' || frame.type === 'telemetry') return;
       answers.total++;
       if (frame.message === 'Too Many Requests') answers.throttled++;
       else if (frame.code === 'RATE_LIMITED') answers.rateLimited++;

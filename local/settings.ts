@@ -60,7 +60,7 @@ export function readSettings(
     httpsPort: pick('httpsPort', cloud, DEFAULT_PORTS.httpsPort),
     iotDataPort: pick('iotDataPort', cloud, DEFAULT_PORTS.iotDataPort),
     dashboardPort: pick('dashboardPort', cloud, DEFAULT_PORTS.dashboardPort),
-    lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 4),
+    lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 2),
     alpnPort: port(
       'alpnPort',
       options.alpnPort ?? cloud.alpnPort ?? (process.env.ALPN_PORT || undefined) ?? 0,
