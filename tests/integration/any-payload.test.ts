@@ -9,7 +9,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { deadLetterDirectory } from '../../local/iot/core';
 import { DeadLetterStore } from '../../local/iot/dead-letters';
 import { connectDevice, deviceCredentials, type DeviceCredentials } from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
+import { requireTools } from '../support/tools';
 import { connectClient, type TestClient } from '../support/ws-client';
 
 const run = promisify(execFile);
@@ -76,20 +76,7 @@ async function expectAllFour(deviceId: string, tag: number): Promise<void> {
 }
 
 describe('clients nobody here wrote', () => {
-  const missing = ['mosquitto_pub', 'curl'].filter(
-    (tool) =>
-      !['/usr/bin', '/usr/local/bin', '/bin'].some((dir) => existsSync(path.join(dir, tool))),
-  );
-  if (missing.length > 0 && process.env.CI) {
-    it('are installed (CI installs mosquitto-clients and curl)', () => {
-      expect(missing).toEqual([]);
-    });
-    return;
-  }
-  if (missing.length > 0) {
-    it.skip(`need ${missing.join(', ')}: apt-get install mosquitto-clients curl`, () => undefined);
-    return;
-  }
+  if (!requireTools(['mosquitto_pub', 'curl'])) return;
 
   /** The device's certificate, key and the CA as files, as the command-line clients want them. */
   async function files(credentials: DeviceCredentials) {

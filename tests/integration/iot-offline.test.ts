@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import {
   type DeviceCredentials,
 } from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
+import { requireTools } from '../support/tools';
 import { connectClient, type TestClient } from '../support/ws-client';
 
 const run = promisify(execFile);
@@ -252,20 +252,7 @@ describe('what IoT Core refuses', () => {
 });
 
 describe('real clients nobody here wrote', () => {
-  const missing = ['mosquitto_pub', 'mosquitto_sub', 'curl'].filter(
-    (tool) =>
-      !['/usr/bin', '/usr/local/bin', '/bin'].some((dir) => existsSync(path.join(dir, tool))),
-  );
-  if (missing.length > 0 && process.env.CI) {
-    it('are installed (CI installs mosquitto-clients and curl)', () => {
-      expect(missing).toEqual([]);
-    });
-    return;
-  }
-  if (missing.length > 0) {
-    it.skip(`need ${missing.join(', ')}: apt-get install mosquitto-clients curl`, () => undefined);
-    return;
-  }
+  if (!requireTools(['mosquitto_pub', 'mosquitto_sub', 'curl'])) return;
 
   let files: { ca: string; cert: string; key: string };
   beforeAll(async () => {
