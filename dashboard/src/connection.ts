@@ -4,7 +4,7 @@
  */
 import type { ClientAction, ServerFrame } from '../../shared/protocol';
 import { backoffDelay, type Backoff } from '../../shared/backoff';
-import { parseFrame } from './frames';
+import { parseFrames } from './frames';
 
 export type ConnectionState =
   | { kind: 'connecting'; attempt: number }
@@ -98,9 +98,10 @@ export class LiveConnection {
     });
     socket.addEventListener('message', (event: MessageEvent) => {
       const text = typeof event.data === 'string' ? event.data : '';
-      const frame = parseFrame(text);
-      if (frame) this.listener.frame(frame, Date.now());
-      else this.listener.malformed(text);
+      const frames = parseFrames(text);
+      if (!frames) return this.listener.malformed(text);
+      const now = Date.now();
+      for (const frame of frames) this.listener.frame(frame, now);
     });
     socket.addEventListener('close', (event: CloseEvent) => {
       if (socket !== this.current) return;

@@ -7,21 +7,43 @@ import type { ServerFrame, TelemetryFrame } from '../../shared/protocol';
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export function parseFrame(text: string): ServerFrame | undefined {
+/**
+ * The frames of one WebSocket message: one, or for a `telemetryBatch` (the batched delivery
+ * mode: up to 32 KB of readings in one message, README "Protocol") its telemetry items in the
+ * order sent, each with its own id so that a redelivered reading is still dropped by id. A batch
+ * with an item that is not a telemetry frame is malformed as a whole: the server builds every
+ * item as it builds a single telemetry frame.
+ */
+export function parseFrames(text: string): ServerFrame[] | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (isRecord(value) && value.type === 'telemetryBatch') {
+    if (typeof value.id !== 'string' || !Array.isArray(value.items)) return undefined;
+    const items = value.items.map(telemetryFrame);
+    return items.every((item) => item !== undefined) ? (items as TelemetryFrame[]) : undefined;
+  }
+  const frame = serverFrame(value);
+  return frame ? [frame] : undefined;
+}
+
+const telemetryFrame = (value: unknown): TelemetryFrame | undefined =>
+  isRecord(value) &&
+  value.type === 'telemetry' &&
+  typeof value.id === 'string' &&
+  typeof value.deviceId === 'string' &&
+  isRecord(value.data)
+    ? (value as unknown as TelemetryFrame)
+    : undefined;
+
+function serverFrame(value: unknown): ServerFrame | undefined {
   if (!isRecord(value) || typeof value.type !== 'string') return undefined;
   switch (value.type) {
     case 'telemetry':
-      return typeof value.id === 'string' &&
-        typeof value.deviceId === 'string' &&
-        isRecord(value.data)
-        ? (value as unknown as TelemetryFrame)
-        : undefined;
+      return telemetryFrame(value);
     case 'subscribed':
     case 'unsubscribed':
       return value.topics === null || Array.isArray(value.topics)

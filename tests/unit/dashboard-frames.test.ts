@@ -1,10 +1,13 @@
 /**
  * The dashboard with every kind of telemetry payload: the log shows each one readably, the charts
- * take only the fields of JSON objects.
+ * take only the fields of JSON objects. Batched delivery's `telemetryBatch` frames are unpacked
+ * into their readings, and a reading delivered twice (SQS redelivers a batch's failed records)
+ * is dropped by its id.
  */
 import { describe, expect, it } from '@jest/globals';
-import { logPayload, parseFrame } from '../../dashboard/src/frames';
+import { ackOf, logPayload, parseFrames } from '../../dashboard/src/frames';
 import { TelemetryStore } from '../../dashboard/src/store';
+import type { CommandAck } from '../../scripts/simulator/mqtt-device';
 import type { TelemetryFrame } from '../../shared/protocol';
 
 const envelope = {
@@ -44,13 +47,13 @@ const frames: [TelemetryFrame, unknown][] = [
 describe('the dashboard and non-JSON telemetry', () => {
   const cases = frames.map(([frame, shown]) => ({ kind: frame.kind, frame, shown }));
   it.each(cases)('logs a $kind frame readably', ({ frame, shown }) => {
-    const parsed = parseFrame(JSON.stringify(frame));
-    expect(parsed).toEqual(frame);
-    expect(logPayload(parsed as TelemetryFrame)).toEqual(shown);
+    const parsed = parseFrames(JSON.stringify(frame));
+    expect(parsed).toEqual([frame]);
+    expect(logPayload(parsed![0] as TelemetryFrame)).toEqual(shown);
   });
 
   it('logs the data of a frame from a backend that predates kind', () => {
-    const old = parseFrame(JSON.stringify({ ...envelope, id: '7', data: { humidity: 40 } }));
+    const [old] = parseFrames(JSON.stringify({ ...envelope, id: '7', data: { humidity: 40 } }))!;
     expect(logPayload(old as TelemetryFrame)).toEqual({ humidity: 40 });
   });
 
@@ -61,5 +64,58 @@ describe('the dashboard and non-JSON telemetry', () => {
     expect(device.messages).toBe(frames.length);
     expect(device.series.size).toBe(1);
     expect(device.latest[0]).toBe(21.5);
+  });
+});
+
+const reading = (id: string, deviceId: string, data: Record<string, unknown>): TelemetryFrame => ({
+  type: 'telemetry',
+  id,
+  topic: `devices/${deviceId}/telemetry`,
+  deviceId,
+  receivedAt: 1,
+  kind: 'object',
+  size: JSON.stringify(data).length,
+  data,
+});
+const batch = (id: string, items: unknown[]) =>
+  JSON.stringify({ type: 'telemetryBatch', id, items });
+
+describe('the dashboard and telemetryBatch frames', () => {
+  const first = [1, 2, 3].map((seq) => reading(`a${seq}`, 'sensor-1', { seq, temperature: seq }));
+
+  it('unpacks a batch into its readings, in the order sent', () => {
+    expect(parseFrames(batch('b1', first))).toEqual(first);
+    expect(parseFrames(batch('b0', []))).toEqual([]);
+  });
+
+  it.each([
+    ['no id', JSON.stringify({ type: 'telemetryBatch', items: [] })],
+    ['items not a list', JSON.stringify({ type: 'telemetryBatch', id: 'b', items: {} })],
+    ['an item that is not telemetry', batch('b', [first[0], { type: 'message', id: 'x' }])],
+    ['an item without data', batch('b', [{ ...first[0], data: null }])],
+  ])('calls a batch with %s malformed', (_, text) => {
+    expect(parseFrames(text)).toBeUndefined();
+  });
+
+  it('drops the readings of a redelivered batch that it already has, by id', () => {
+    const store = new TelemetryStore();
+    // SQS redelivers the records that failed for some viewer: in a new batch, with their ids.
+    const again = [first[2]!, reading('a4', 'sensor-1', { seq: 4, temperature: 4 })];
+    const added = [batch('b1', first), batch('b2', again)]
+      .flatMap((text) => parseFrames(text)!)
+      .map((frame) => store.add(frame as TelemetryFrame, 1_000));
+    expect(added).toEqual([true, true, true, false, true]);
+    expect(store.telemetry).toBe(4);
+    expect(store.duplicates).toBe(1);
+    expect(store.devices.get('sensor-1')!.latest[0]).toBe(4);
+  });
+
+  it("finds a simulated device's command acknowledgement inside a batch", () => {
+    const ack: CommandAck = { type: 'ack', commandId: 'c-1', deviceId: 'sensor-2', ts: 5 };
+    const frames = parseFrames(batch('b3', [first[0], reading('k', 'sensor-2', { ...ack })]))!;
+    expect(frames.map((frame) => ackOf(frame as TelemetryFrame))).toEqual([
+      undefined,
+      { commandId: 'c-1' },
+    ]);
   });
 });
