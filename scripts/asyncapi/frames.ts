@@ -54,6 +54,17 @@ export const telemetryFrameSchema = z.discriminatedUnion('kind', [
 ]);
 same<z.infer<typeof telemetryFrameSchema>, TelemetryFrame>(true);
 
+/**
+ * Batched delivery (issue 15): the readings of one SQS batch that match a viewer's filters, in
+ * one message of at most 32 KB (one API Gateway metering unit), each item a telemetry frame as
+ * the direct mode sends it, with its own id for dropping redeliveries.
+ */
+export const telemetryBatchFrameSchema = z.object({
+  type: z.literal('telemetryBatch'),
+  id: z.string(),
+  items: z.array(telemetryFrameSchema),
+});
+
 export const chatFrameSchema = z.object({
   type: z.literal('message'),
   id: z.string(),

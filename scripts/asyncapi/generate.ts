@@ -25,6 +25,7 @@ import {
   errorFrameSchema,
   sentFrameSchema,
   subscriptionFrameSchema,
+  telemetryBatchFrameSchema,
   telemetryFrameSchema,
 } from './frames';
 
@@ -51,6 +52,7 @@ const CLIENT_ACTIONS: Record<string, z.ZodMiniType> = {
 };
 const SENT_BY_THE_CLOUD: Record<string, z.ZodMiniType> = {
   TelemetryFrame: telemetryFrameSchema,
+  TelemetryBatchFrame: telemetryBatchFrameSchema,
   ChatFrame: chatFrameSchema,
   SentFrame: sentFrameSchema,
   SubscriptionFrame: subscriptionFrameSchema,

@@ -81,6 +81,17 @@ describe('docs/asyncapi.yaml', () => {
     expect(received).toEqual(expect.arrayContaining([...ACTIONS, 'Device telemetry']));
     const sent = document.operations().filterBySend().map(titleOf);
     expect(sent).toEqual(expect.arrayContaining(['telemetry', 'message', 'Device command']));
+    // Both delivery modes' frames (issue 15): `direct` sends telemetry, `batched` telemetryBatch.
+    const telemetry = document
+      .operations()
+      .all()
+      .find((o) => titleOf(o) === 'telemetry')!;
+    expect(
+      telemetry
+        .messages()
+        .all()
+        .map((m) => m.name()),
+    ).toEqual(['telemetry', 'telemetryBatch']);
     for (const action of ACTIONS) {
       const operation = document
         .operations()
