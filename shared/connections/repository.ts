@@ -88,7 +88,7 @@ interface ConnectionItem {
 
 type UpdateExpressionParts = Pick<
   ConstructorParameters<typeof UpdateCommand>[0],
-  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues' | 'ReturnValues'
 >;
 
 /** A take whose schedule lapses between its two conditional updates tries again this often. */
@@ -104,8 +104,19 @@ const isConnectionId = (id: string) => !id.startsWith('#');
 
 const CONNECTION_PROJECTION = 'connectionId, connectedAt, filtered, topics';
 
+/** Connections whose schedule a warm instance remembers; past this the memory starts over. */
+const KNOWN_SCHEDULES_LIMIT = 10_000;
+
 export class DynamoConnectionRepository implements ConnectionRepository {
   readonly changes: DynamoChangeLog;
+  /**
+   * The latest rate-limit arrival time this instance has seen per connection. A connection's
+   * arrival time only ever grows (both updates in takeToken raise it), so what was seen is a
+   * lower bound of the stored one: while it is more than a burst ahead of now, the take is
+   * refused without a DynamoDB call. A client flooding a warm instance costs it no reads or
+   * writes (`npm run bench -- --only flood`).
+   */
+  private readonly knownSchedules = new Map<string, number>();
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -223,6 +234,10 @@ export class DynamoConnectionRepository implements ConnectionRepository {
   async takeToken(connectionId: string, bucket: TokenBucket, now: number): Promise<TakeResult> {
     const interval = 1000 / bucket.perSecond;
     const tolerance = (bucket.burst - 1) * interval;
+    const known = this.knownSchedules.get(connectionId);
+    if (known !== undefined && known > now + tolerance) {
+      return { allowed: false, retryAfterMs: known - tolerance - now };
+    }
     for (let attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
       // An idle bucket (arrival time passed): full again, this take starts a new schedule.
       if (
@@ -233,20 +248,23 @@ export class DynamoConnectionRepository implements ConnectionRepository {
           ExpressionAttributeValues: { ':now': now, ':next': now + interval },
         })
       ) {
+        this.rememberSchedule(connectionId, now + interval);
         return { allowed: true };
       }
       // A bucket in use: allowed while the schedule is less than a burst ahead of now.
-      if (
-        await this.conditionalUpdate(connectionId, {
-          UpdateExpression: 'SET rateTat = rateTat + :interval',
-          ConditionExpression: 'rateTat > :now AND rateTat <= :latest',
-          ExpressionAttributeValues: {
-            ':now': now,
-            ':interval': interval,
-            ':latest': now + tolerance,
-          },
-        })
-      ) {
+      const advanced = await this.conditionalUpdate(connectionId, {
+        UpdateExpression: 'SET rateTat = rateTat + :interval',
+        ConditionExpression: 'rateTat > :now AND rateTat <= :latest',
+        ExpressionAttributeValues: {
+          ':now': now,
+          ':interval': interval,
+          ':latest': now + tolerance,
+        },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      if (advanced) {
+        const tat = advanced.rateTat;
+        if (typeof tat === 'number') this.rememberSchedule(connectionId, tat);
         return { allowed: true };
       }
       const { Item } = await this.client.send(
@@ -257,26 +275,43 @@ export class DynamoConnectionRepository implements ConnectionRepository {
           ConsistentRead: true,
         }),
       );
-      if (!Item) return { allowed: false, unregistered: true };
+      if (!Item) {
+        this.knownSchedules.delete(connectionId);
+        return { allowed: false, unregistered: true };
+      }
       const tat = (Item as ConnectionItem).rateTat ?? now;
+      this.rememberSchedule(connectionId, tat);
       // Over the limit; otherwise the schedule lapsed between the two updates: try again.
       if (tat > now + tolerance) return { allowed: false, retryAfterMs: tat - tolerance - now };
     }
     return { allowed: false, retryAfterMs: interval };
   }
 
-  /** An UpdateItem whose condition may fail: false when it did. */
+  private rememberSchedule(connectionId: string, tat: number): void {
+    if (
+      !this.knownSchedules.has(connectionId) &&
+      this.knownSchedules.size >= KNOWN_SCHEDULES_LIMIT
+    ) {
+      this.knownSchedules.clear();
+    }
+    this.knownSchedules.set(
+      connectionId,
+      Math.max(tat, this.knownSchedules.get(connectionId) ?? 0),
+    );
+  }
+
+  /** Runs a conditional update: its returned attributes (empty unless asked), or undefined. */
   private async conditionalUpdate(
     connectionId: string,
     expression: UpdateExpressionParts,
-  ): Promise<boolean> {
+  ): Promise<Record<string, unknown> | undefined> {
     try {
-      await this.client.send(
+      const { Attributes } = await this.client.send(
         new UpdateCommand({ TableName: this.tableName, Key: { connectionId }, ...expression }),
       );
-      return true;
+      return Attributes ?? {};
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }

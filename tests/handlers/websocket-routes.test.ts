@@ -410,6 +410,42 @@ describe('rate limit: burst of 20, then 5 per second (README), on every action',
     expect(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)).type).toBe('unsubscribed');
   });
 
+  it('a warm instance refuses an over-limit take without a DynamoDB call, and only while it must', async () => {
+    await call(connect, 'flooder', '$connect');
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint }));
+    const requests: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        requests.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const warm = new DynamoConnectionRepository(client, TEST_TABLE, 3600);
+    const t0 = 1_800_000_000_000;
+    for (let i = 0; i < 20; i++)
+      expect(await warm.takeToken('flooder', bucket, t0)).toEqual({ allowed: true });
+    // The first refusal reads the stored schedule; the next ones are answered from memory.
+    expect(await warm.takeToken('flooder', bucket, t0)).toEqual({
+      allowed: false,
+      retryAfterMs: 200,
+    });
+    requests.length = 0;
+    expect(await warm.takeToken('flooder', bucket, t0 + 50)).toEqual({
+      allowed: false,
+      retryAfterMs: 150,
+    });
+    expect(requests).toEqual([]);
+    // Another instance took nothing meanwhile: at the retry-after the stored schedule allows one.
+    expect(await warm.takeToken('flooder', bucket, t0 + 200)).toEqual({ allowed: true });
+    expect(requests.length).toBeGreaterThan(0);
+    // What the memory refuses, the table refuses too (a cold instance agrees).
+    expect(await repository().takeToken('flooder', bucket, t0 + 200)).toMatchObject({
+      allowed: false,
+    });
+    expect(await warm.takeToken('flooder', bucket, t0 + 200)).toMatchObject({ allowed: false });
+  });
+
   it('an unregistered connection is not metered as allowed', async () => {
     expect(await repository().takeToken('nobody', bucket, Date.now())).toEqual({
       allowed: false,
