@@ -1,17 +1,15 @@
 import { mayCommand } from '../shared/auth/tokens';
 import { prepareCommand } from '../shared/commands';
-import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { ForbiddenError } from '../shared/errors';
 import { webSocketRoute } from '../shared/middleware/chain';
 import { sendCommandSchema } from '../shared/protocol';
 import { commandPublisher } from '../shared/runtime/commands';
-import { config } from '../shared/runtime/config';
-import { connectionRepository } from '../shared/runtime/connections';
+import { takeActionToken } from '../shared/runtime/rate-limit';
 
 /** sendCommand: publish to devices/{deviceId}/commands (QoS 1) through the IoT data plane. */
 export const handler = webSocketRoute(
   sendCommandSchema,
-  async ({ input, connectionId, principal }) => {
+  async ({ input, principal }) => {
     if (!principal?.commands) throw new ForbiddenError('The token does not allow sending commands');
     if (!mayCommand(principal, input.deviceId)) {
       throw new ForbiddenError(
@@ -19,14 +17,7 @@ export const handler = webSocketRoute(
         { deviceId: input.deviceId, topics: principal.topics },
       );
     }
-    // Every refusal comes before the rate limit takes a token from the connection's bucket.
     const command = prepareCommand(input.deviceId, input.command);
-    await assertWithinRateLimit(
-      connectionRepository(),
-      connectionId,
-      config().rateLimit,
-      'sendCommand',
-    );
     await commandPublisher().publish(command);
     return {
       type: 'commandSent',
@@ -35,4 +26,5 @@ export const handler = webSocketRoute(
       topic: command.topic,
     };
   },
+  { meter: takeActionToken },
 );

@@ -1,9 +1,7 @@
 import { connectionAlias } from '../shared/auth/tokens';
-import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { recordFanOut } from '../shared/metrics';
 import { broadcaster } from '../shared/runtime/broadcaster';
-import { config } from '../shared/runtime/config';
-import { connectionRepository } from '../shared/runtime/connections';
+import { takeActionToken } from '../shared/runtime/rate-limit';
 import { webSocketRoute } from '../shared/middleware/chain';
 import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
 
@@ -11,12 +9,6 @@ import { sendMessageSchema, type ChatFrame } from '../shared/protocol';
 export const handler = webSocketRoute(
   sendMessageSchema,
   async ({ input, connectionId, event, context }) => {
-    await assertWithinRateLimit(
-      connectionRepository(),
-      connectionId,
-      config().rateLimit,
-      'sendMessage',
-    );
     const authorizer = (event.requestContext as { authorizer?: Record<string, unknown> | null })
       .authorizer;
     const frame: ChatFrame = {
@@ -32,4 +24,5 @@ export const handler = webSocketRoute(
     recordFanOut({ delivered, gone, failed }, Date.now() - started);
     return { type: 'sent', id: frame.id, delivered, gone, failed };
   },
+  { meter: takeActionToken },
 );

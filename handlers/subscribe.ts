@@ -1,21 +1,14 @@
-import { assertWithinRateLimit } from '../shared/connections/rate-limit';
 import { ForbiddenError } from '../shared/errors';
 import { webSocketRoute } from '../shared/middleware/chain';
 import { subscribeSchema } from '../shared/protocol';
-import { config } from '../shared/runtime/config';
 import { connectionRepository } from '../shared/runtime/connections';
+import { takeActionToken } from '../shared/runtime/rate-limit';
 import { filterCovers } from '../shared/topics';
 
 /** subscribe: from now on the connection receives only telemetry matching its filters. */
 export const handler = webSocketRoute(
   subscribeSchema,
   async ({ input, connectionId, principal }) => {
-    await assertWithinRateLimit(
-      connectionRepository(),
-      connectionId,
-      config().rateLimit,
-      'subscribe',
-    );
     const allowed = principal?.topics ?? null;
     if (allowed !== null) {
       const outside = input.topics.filter(
@@ -34,4 +27,5 @@ export const handler = webSocketRoute(
     const topics = await connectionRepository().subscribe(connectionId, input.topics);
     return { type: 'subscribed', topics };
   },
+  { meter: takeActionToken },
 );

@@ -54,14 +54,23 @@ const principalOf = (event: JsonBodyEvent) =>
     (event.requestContext as { authorizer?: Record<string, unknown> | null }).authorizer,
   );
 
+export interface RouteOptions {
+  /**
+   * Takes a token from the connection's rate limit (shared/runtime/rate-limit.ts) once the frame
+   * is valid and before the route does anything; throws to refuse the frame.
+   */
+  meter?: (connectionId: string, action: string) => Promise<void>;
+}
+
 /**
  * A route with a JSON body: `jsonBody` parses it, the route validates it against its schema
- * (`z.unknown()` takes anything) and every answer, an error frame too, echoes the request's
- * `requestId`.
+ * (`z.unknown()` takes anything), a metered route takes its token, and every answer, an error
+ * frame too, echoes the request's `requestId`.
  */
 export function webSocketRoute<TSchema extends z.ZodMiniType>(
   schema: TSchema,
   handle: (request: RouteRequest<z.infer<TSchema>>) => Promise<ReplyFrame>,
+  { meter }: RouteOptions = {},
 ) {
   return baseChain<JsonBodyEvent, RouteResponse>()
     .use(errorFrames())
@@ -69,9 +78,11 @@ export function webSocketRoute<TSchema extends z.ZodMiniType>(
     .handler(async (event, context) => {
       const parsed = schema.safeParse(event.body);
       if (!parsed.success) throw validationError(parsed.error);
+      const { connectionId, routeKey } = event.requestContext;
+      await meter?.(connectionId, routeKey);
       const frame = await handle({
         input: parsed.data,
-        connectionId: event.requestContext.connectionId,
+        connectionId,
         principal: principalOf(event),
         event,
         context,
