@@ -13,7 +13,8 @@
  */
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startLocalDynamoDb, type CloudFormationResource } from '../local/dynamodb/server';
+import { connectionTables } from '../local/dynamodb/connection-tables';
+import { startLocalDynamoDb } from '../local/dynamodb/server';
 import { loadConfig } from '../shared/config';
 import { BENCH_TABLE, seedConnections } from './fanout-connections';
 import { runStorm, STORM_TABLE, type StormResult } from './fanout-storm';
@@ -140,35 +141,6 @@ const WORKER = path.join(BENCH_DIR, 'fanout-worker.ts');
 /** Variants that post through the AWS SDK client (its pool holds 50 sockets). */
 const SDK_VARIANTS: FanoutVariant[] = ['seed', 'unbounded', 'sdk'];
 
-/** A connections table and its change log, as resources/connections-table.yml declares them. */
-function tablePair(table: string, index: number): Record<string, CloudFormationResource> {
-  return {
-    [`Connections${index}`]: {
-      Type: 'AWS::DynamoDB::Table',
-      Properties: {
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
-      },
-    },
-    [`Changes${index}`]: {
-      Type: 'AWS::DynamoDB::Table',
-      Properties: {
-        TableName: `${table}-changes`,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'shard', AttributeType: 'S' },
-          { AttributeName: 'seq', AttributeType: 'N' },
-        ],
-        KeySchema: [
-          { AttributeName: 'shard', KeyType: 'HASH' },
-          { AttributeName: 'seq', KeyType: 'RANGE' },
-        ],
-      },
-    },
-  };
-}
 const CASE_TIMEOUT_MS = 240_000;
 /** Per-post CPU cost assumed when estimating how long a case will take. */
 const POST_OVERHEAD_MS = 0.5;
@@ -187,7 +159,9 @@ export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
     // Always consistent here: the figures are the project's reads, not replication's.
     eventualConsistencyMs: 0,
     resources: Object.fromEntries(
-      [BENCH_TABLE, STORM_TABLE].flatMap((table, i) => Object.entries(tablePair(table, i))),
+      [BENCH_TABLE, STORM_TABLE].flatMap((table, i) =>
+        Object.entries(connectionTables(table, String(i))),
+      ),
     ),
   });
   const keyAttributes = Object.fromEntries(
