@@ -31,6 +31,12 @@ export const MetricName = {
   viewers: 'Viewers',
   /** Frames each addressed viewer was sent by one fan-out (1 per reading in direct delivery). */
   framesPerViewer: 'FramesPerViewer',
+  /** Batched delivery: frames one invocation posted (each one metered API Gateway message). */
+  framesSent: 'FramesSent',
+  /** Batched delivery: readings per frame, over the frames one invocation addressed. */
+  readingsPerFrame: 'ReadingsPerFrame',
+  /** Batched delivery: the records one invocation took from the delivery queue. */
+  batchRecords: 'BatchRecords',
   /** $connect handshakes the authorizer denied (no token, or an invalid one). */
   authorizerRefusals: 'AuthorizerRefusals',
   /** Client frames answered RATE_LIMITED. */
@@ -49,8 +55,24 @@ export function recordFanOut(report: DeliveryReport, durationMs: number, frames 
   if (viewers > 0) metrics.addMetric(MetricName.framesPerViewer, MetricUnit.Count, frames);
 }
 
-export function recordReadingForwarded(): void {
-  metrics.addMetric(MetricName.readingsForwarded, MetricUnit.Count, 1);
+export function recordReadingForwarded(readings = 1): void {
+  metrics.addMetric(MetricName.readingsForwarded, MetricUnit.Count, readings);
+}
+
+/**
+ * One batched invocation: its records, the frames it posted, and how full its frames were
+ * (readings per frame over every frame it addressed to a viewer; none when it addressed none).
+ */
+export function recordBatch(
+  records: number,
+  framesSent: number,
+  readingsPerFrame: number | undefined,
+): void {
+  metrics.addMetric(MetricName.batchRecords, MetricUnit.Count, records);
+  metrics.addMetric(MetricName.framesSent, MetricUnit.Count, framesSent);
+  if (readingsPerFrame !== undefined) {
+    metrics.addMetric(MetricName.readingsPerFrame, MetricUnit.Count, readingsPerFrame);
+  }
 }
 
 export function recordAuthorizerRefusal(): void {

@@ -116,6 +116,42 @@ export const telemetryEventSchema = z.catchall(
 );
 export type TelemetryEvent = z.infer<typeof telemetryEventSchema>;
 
+/**
+ * What the delivery queue's event source mapping invokes forwardTelemetry with in the batched
+ * delivery mode (resources/delivery-batched.yml): an SQS event as Lambda builds it ("Using Lambda
+ * with Amazon SQS", example event), of which only these fields are read. Each `body` is the
+ * rule's SQL output as JSON, the same object the direct mode's event is.
+ */
+export const sqsEventSchema = z.object({
+  Records: z.array(
+    z.object({
+      messageId: z.string().check(z.minLength(1)),
+      body: z.string(),
+      eventSource: z.literal('aws:sqs'),
+      attributes: z.optional(z.object({ ApproximateReceiveCount: z.optional(z.string()) })),
+    }),
+  ),
+});
+export type SqsEvent = z.infer<typeof sqsEventSchema>;
+export type SqsRecord = SqsEvent['Records'][number];
+
+/** An event with `Records` came from an event source mapping, not from the rule itself. */
+export function isSqsEvent(event: unknown): boolean {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    Array.isArray((event as { Records?: unknown }).Records)
+  );
+}
+
+/**
+ * Lambda's partial batch response (ReportBatchItemFailures): the records named come back to the
+ * queue, every other one is deleted ("Handling errors for an SQS event source in Lambda").
+ */
+export interface SqsBatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
 /** What the cloud publishes to `devices/{id}/commands`. */
 export interface DeviceCommand {
   commandId: string;
@@ -151,6 +187,19 @@ export type TelemetryFrame = TelemetryFrameBase &
     | { kind: 'tooLarge'; payloadKind: TelemetryPayloadKind; frameSize: number; limit: number }
   );
 export type TelemetryPayloadKind = 'object' | 'json' | 'text' | 'binary' | 'empty';
+/**
+ * Batched delivery (README "Delivery modes"): the readings of one batch that a viewer subscribed
+ * to, in one message of at most 32 KB (one API Gateway metering unit). Each item is the
+ * `telemetry` frame the direct mode would have sent, with its own id: a client drops an item
+ * whose id it has seen (a redelivered reading), not the whole frame. A device's readings are in
+ * the order they were received, within a frame and from one frame to the next.
+ */
+export interface TelemetryBatchFrame {
+  type: 'telemetryBatch';
+  /** Unique per frame (the same frame sent to several viewers has one id). */
+  id: string;
+  items: TelemetryFrame[];
+}
 export interface ChatFrame {
   type: 'message';
   id: string;
@@ -195,4 +244,10 @@ export interface ErrorFrame extends Reply {
 /** What a route answers to the action it handled. */
 export type ReplyFrame = SentFrame | SubscriptionFrame | CommandSentFrame | ErrorFrame;
 export type ServerFrame =
-  TelemetryFrame | ChatFrame | SentFrame | SubscriptionFrame | CommandSentFrame | ErrorFrame;
+  | TelemetryFrame
+  | TelemetryBatchFrame
+  | ChatFrame
+  | SentFrame
+  | SubscriptionFrame
+  | CommandSentFrame
+  | ErrorFrame;

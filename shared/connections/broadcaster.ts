@@ -1,5 +1,6 @@
 /**
- * Fan-out of one frame to many connections: bounded concurrency, a `410 Gone` removes that
+ * Fan-out to many connections, of one frame to all (`broadcast`) or of each connection's own
+ * frames (`deliverEach`, batched delivery): bounded concurrency, a `410 Gone` removes that
  * connection without stopping delivery to the others, and the outcome is counted.
  *
  * API Gateway also answers 410 to a post for a connection whose $connect has not completed yet
@@ -50,6 +51,23 @@ export interface BroadcastResult extends DeliveryReport {
   failures: BroadcastFailure[];
 }
 
+/** One message for one connection, serialized; the caller may attach what it carries. */
+export interface OutgoingFrame {
+  data: string;
+}
+
+export interface ViewerDeliveryFailure<F> extends BroadcastFailure {
+  /** The frame that failed and every later one of this connection (none of them was sent). */
+  undelivered: readonly F[];
+}
+
+/** Per connection: delivered (every frame arrived), gone (410) or failed. */
+export interface ViewerDeliveryResult<F> extends DeliveryReport {
+  /** Frames that arrived, over all connections. */
+  posts: number;
+  failures: ViewerDeliveryFailure<F>[];
+}
+
 export class Broadcaster {
   private readonly connections: ConnectionSource;
   private readonly repository: ConnectionRepository;
@@ -72,50 +90,94 @@ export class Broadcaster {
   }
 
   async broadcast(frame: object, options: BroadcastOptions = {}): Promise<BroadcastResult> {
-    const data = JSON.stringify(frame);
-    const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, failures: [] };
+    const { topic } = options;
+    const frames = [{ data: JSON.stringify(frame) }];
+    const result = await this.deliverEach(
+      (connection) => (topic === undefined || subscribedTo(connection, topic) ? frames : []),
+      options,
+    );
+    const { delivered, gone, failed } = result;
+    const failures = result.failures.map(({ connectionId, error }) => ({ connectionId, error }));
+    return { delivered, gone, failed, failures };
+  }
+
+  /**
+   * Sends each connection the frames `framesFor` gives it (none: it is skipped), one after the
+   * other so they arrive in order. A frame that still fails after the retries ends that
+   * connection's delivery: it and the frames after it are returned as undelivered, so the caller
+   * knows exactly what did not arrive (and the client never gets a later frame before an earlier
+   * one). A 410 ends it too: the connection is gone.
+   */
+  async deliverEach<F extends OutgoingFrame>(
+    framesFor: (connection: Connection) => readonly F[],
+    options: Pick<BroadcastOptions, 'exclude' | 'deadline'> = {},
+  ): Promise<ViewerDeliveryResult<F>> {
+    const result: ViewerDeliveryResult<F> = {
+      delivered: 0,
+      gone: 0,
+      failed: 0,
+      posts: 0,
+      failures: [],
+    };
     const goneIds: string[] = [];
     const cutoff = this.now() - this.connectGraceMs;
 
     const deadline = options.deadline ?? Date.now() + 5_000;
-    const deliver = async ({ connectionId }: Connection): Promise<void> => {
-      try {
-        const outcome = await retrying(
-          (timeoutMs) => this.sender.send(connectionId, data, timeoutMs),
-          this.retryPolicy,
-          deadline,
-        );
-        if (outcome === 'gone') {
-          result.gone++;
-          goneIds.push(connectionId);
-        } else {
-          result.delivered++;
+    const deliver = async ({ connectionId, frames }: Addressed<F>): Promise<void> => {
+      for (const [index, frame] of frames.entries()) {
+        try {
+          const outcome = await retrying(
+            (timeoutMs) => this.sender.send(connectionId, frame.data, timeoutMs),
+            this.retryPolicy,
+            deadline,
+          );
+          if (outcome === 'gone') {
+            result.gone++;
+            goneIds.push(connectionId);
+            return;
+          }
+          result.posts++;
+        } catch (error) {
+          result.failed++;
+          result.failures.push({ connectionId, error, undelivered: frames.slice(index) });
+          return;
         }
-      } catch (error) {
-        result.failed++;
-        result.failures.push({ connectionId, error });
       }
+      result.delivered++;
     };
 
-    await forEachConcurrently(this.recipients(options), this.concurrency, deliver);
+    await forEachConcurrently(
+      this.addressed(framesFor, options.exclude),
+      this.concurrency,
+      deliver,
+    );
     await forEachConcurrently(goneIds, this.concurrency, async (id) => {
       await this.repository.remove(id, { connectedBefore: cutoff });
     });
     return result;
   }
 
-  private async *recipients({ topic, exclude }: BroadcastOptions): AsyncIterable<Connection> {
+  private async *addressed<F>(
+    framesFor: (connection: Connection) => readonly F[],
+    exclude: string | undefined,
+  ): AsyncIterable<Addressed<F>> {
     for await (const page of this.connections.pages()) {
       for (const connection of page) {
         if (connection.connectionId === exclude) continue;
-        if (topic !== undefined && !wants(connection, topic)) continue;
-        yield connection;
+        const frames = framesFor(connection);
+        if (frames.length > 0) yield { connectionId: connection.connectionId, frames };
       }
     }
   }
 }
 
-function wants(connection: Connection, topic: string): boolean {
+interface Addressed<F> {
+  connectionId: string;
+  frames: readonly F[];
+}
+
+/** Whether a connection's filters take a message on `topic` (no filters: it takes everything). */
+export function subscribedTo(connection: Pick<Connection, 'topics'>, topic: string): boolean {
   return (
     connection.topics === null || connection.topics.some((filter) => topicMatches(filter, topic))
   );
