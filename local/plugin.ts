@@ -38,6 +38,8 @@ import { refuseOversizedHandshakes } from './websocket/oversized-handshake';
 import { loadServerlessOfflineInternals } from './websocket/serverless-offline-internals';
 import { webSocketApiSettings, type WebSocketEvent } from './websocket/settings';
 import { exitWithParent, signalReady } from './stack/signal';
+import { describeMappings, startOfflineSqs, type OfflineSqs } from './sqs/service';
+import type { SqsEventDefinition } from './sqs/template';
 import {
   assertPortsFree,
   readSettings,
@@ -60,6 +62,7 @@ export class OfflineCloud {
   private dynamodb: LocalDynamoDb | undefined;
   private iot: OfflineIotCore | undefined;
   private dashboard: DashboardServer | undefined;
+  private sqs: OfflineSqs | undefined;
   private readonly settings: OfflineSettings;
 
   constructor(
@@ -100,6 +103,21 @@ export class OfflineCloud {
         port: this.settings.dynamodbPort,
         resources: this.resources(),
       });
+      // Before IoT Core: the rules' SQS action sends into these queues. The event source
+      // mappings start polling in announce(), once the Lambda API listens.
+      this.sqs = await startOfflineSqs({
+        host,
+        port: this.settings.sqsPort,
+        stateDir: defaultLocalCloudDir(),
+        resources: this.resources(),
+        functions: this.functions(),
+        functionName: (key) => this.functionName(key),
+        region,
+        accountId: OFFLINE_ACCOUNT_ID,
+        stackName: this.stackName(),
+        pollers: this.settings.lambdaConcurrency,
+        onError: (message) => this.utils.log.warning(message),
+      });
       this.iot = await startOfflineIotCore({
         host,
         mqttPort: this.settings.mqttPort,
@@ -113,6 +131,7 @@ export class OfflineCloud {
         region,
         lambdaEndpoint: `http://${host}:${this.settings.lambdaPort}`,
         dynamodbEndpoint: this.dynamodb.endpoint,
+        sqs: this.sqs.queues,
         onError: (error) => this.utils.log.error(`IoT rules engine: ${String(error)}`),
         onDenied: (reason) => this.utils.log.notice(`IoT policy ${reason}`),
         onCertificateRefused: (reason) => this.utils.log.notice(`IoT certificate ${reason}`),
@@ -198,6 +217,7 @@ export class OfflineCloud {
     });
     const { host, websocketPort, lambdaPort } = this.settings;
     const iot = this.iot;
+    this.sqs?.startEventSources(new OfflineLambdaInvoker(`http://${host}:${lambdaPort}`));
     const lines = [
       'Offline cloud ready',
       `  WebSocket API   ws://${host}:${websocketPort}   (needs ?token=…: npm run token)`,
@@ -215,6 +235,8 @@ export class OfflineCloud {
       `  Local CA        ${iot?.caCertificatePath}   devices: npm run device:create -- --thing sensor-1`,
       `  DynamoDB        ${this.dynamodb?.endpoint}   tables: ${this.dynamodb?.tables.join(', ')}`,
       `  Lambda invoke   http://${host}:${lambdaPort}`,
+      `  SQS             ${this.sqs?.endpoint.url}   queues: ${this.sqs?.queues.names().join(', ') || 'none'}`,
+      `  SQS triggers    ${describeMappings(this.sqs?.mappings ?? [])}`,
       'Press Ctrl-C to stop.',
     ];
     this.utils.log.notice(lines.join('\n'));
@@ -225,7 +247,7 @@ export class OfflineCloud {
   private signalReady(): void {
     const { host, websocketPort, lambdaPort } = this.settings;
     const iot = this.iot;
-    if (!iot || !this.dynamodb || !this.dashboard) return;
+    if (!iot || !this.dynamodb || !this.dashboard || !this.sqs) return;
     signalReady({
       stage: this.stage(),
       localCloudDir: defaultLocalCloudDir(),
@@ -238,6 +260,7 @@ export class OfflineCloud {
       https: `https://${host}:${iot.https.port}`,
       iotData: `http://${host}:${iot.dataPlane.port}`,
       dashboard: this.dashboard.url,
+      sqs: this.sqs.endpoint.url,
       ports: {
         websocket: websocketPort,
         lambda: lambdaPort,
@@ -246,6 +269,7 @@ export class OfflineCloud {
         https: iot.https.port,
         iotData: iot.dataPlane.port,
         dashboard: this.dashboard.port,
+        sqs: this.sqs.endpoint.port,
       },
     });
   }
@@ -253,9 +277,12 @@ export class OfflineCloud {
   async stop(): Promise<void> {
     await this.dashboard?.stop();
     await this.iot?.stop();
+    // After IoT Core, whose rules may still send while they drain.
+    await this.sqs?.stop();
     await this.dynamodb?.stop();
     this.dashboard = undefined;
     this.iot = undefined;
+    this.sqs = undefined;
     this.dynamodb = undefined;
   }
 
@@ -275,13 +302,17 @@ export class OfflineCloud {
       // Under the stage, as in AWS: https://{api}.execute-api.{region}.amazonaws.com/{stage}.
       WEBSOCKET_MANAGEMENT_ENDPOINT: `http://${host}:${websocketPort}/${this.stage()}`,
       IOT_DATA_ENDPOINT: `http://${host}:${iotDataPort}`,
+      AWS_ENDPOINT_URL_SQS: `http://${host}:${this.settings.sqsPort}`,
       TOKEN_SECRET: ensureLocalTokenSecret(defaultLocalCloudDir()),
     };
   }
 
   private functions(): Record<
     string,
-    { name?: string; events?: { iot?: IotEventDefinition; websocket?: WebSocketEvent }[] }
+    {
+      name?: string;
+      events?: { iot?: IotEventDefinition; websocket?: WebSocketEvent; sqs?: SqsEventDefinition }[];
+    }
   > {
     return (this.serverless.service as { functions?: Record<string, never> }).functions ?? {};
   }

@@ -24,6 +24,8 @@ export interface OfflineSettings {
    */
   alpnPort: number;
   dashboardPort: number;
+  /** The offline SQS endpoint (SQS_PORT; 9324, ElasticMQ's, by default). */
+  sqsPort: number;
   /** Most Lambda workers one function runs at once offline (OFFLINE_LAMBDA_CONCURRENCY). */
   lambdaConcurrency: number;
 }
@@ -60,6 +62,13 @@ export function readSettings(
     httpsPort: pick('httpsPort', cloud, DEFAULT_PORTS.httpsPort),
     iotDataPort: pick('iotDataPort', cloud, DEFAULT_PORTS.iotDataPort),
     dashboardPort: pick('dashboardPort', cloud, DEFAULT_PORTS.dashboardPort),
+    sqsPort: port(
+      'sqsPort',
+      options.sqsPort ??
+        cloud.sqsPort ??
+        (process.env.SQS_PORT || undefined) ??
+        DEFAULT_PORTS.sqsPort,
+    ),
     lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 2),
     alpnPort: port(
       'alpnPort',
@@ -100,6 +109,7 @@ export const PORT_VARIABLES: Record<string, string> = {
   plainMqttPort: 'PLAIN_MQTT_PORT',
   dashboardPort: 'DASHBOARD_PORT',
   alpnPort: 'ALPN_PORT',
+  sqsPort: 'SQS_PORT',
 };
 
 /** Fails with one clear message naming every port that is taken and how to choose another. */

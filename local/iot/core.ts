@@ -21,7 +21,9 @@ import type { MessageProperties } from './broker/mqtt5';
 import { CertificateRegistry, ensureLocalCa, ensureServerCertificate } from './identity';
 import { OfflineLambdaInvoker } from './lambda-invoker';
 import { basicIngestTopic } from './limits';
-import { OfflineSqsQueues, sqsDirectory } from '../sqs/queue-store';
+import { OfflineSqsQueues, defaultQueueSettings, sqsDirectory } from '../sqs/queue-store';
+import { queueArn } from '../sqs/template';
+import { actionsOf } from './rules/actions';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
@@ -60,6 +62,11 @@ export interface OfflineIotCoreOptions {
   lambdaEndpoint: string;
   /** dynalite, which the rules' DynamoDBv2 actions write to; without it they fail (dead letter). */
   dynamodbEndpoint?: string;
+  /**
+   * The offline SQS queues the rules' SQS action sends to (local/sqs, started with the template's
+   * queues). Without it, each queue a rule's SQS action names exists with SQS's defaults.
+   */
+  sqs?: OfflineSqsQueues;
   onError?: (error: unknown) => void;
   /** Told each time the policy denies something, with the reason. */
   onDenied?: (reason: string) => void;
@@ -120,11 +127,12 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
   await deadLetters.open();
   // The rules' SQS, Republish and DynamoDBv2 actions (Republish needs the broker, started below).
   const republishVia: { broker?: MqttEndpoint } = {};
+  const ownSqs = options.sqs ? undefined : ruleQueues(options);
   const rules = new RulesEngine({
     rules: options.rules,
     invoker: new OfflineLambdaInvoker(options.lambdaEndpoint),
     targets: {
-      sqs: new OfflineSqsQueues(sqsDirectory(options.stateDir)),
+      sqs: options.sqs ?? ownSqs,
       republish: async (message) => {
         if (!republishVia.broker) throw new Error('the offline broker is not running');
         await republishVia.broker.publish(message);
@@ -287,12 +295,27 @@ export async function startOfflineIotCore(options: OfflineIotCoreOptions): Promi
         const stopped = rules.stop({ drainMs: options.stopDrainMs });
         await Promise.all(started.map((service) => service.stop()));
         await stopped;
+        await ownSqs?.close();
       },
     };
   } catch (error) {
     await Promise.all(started.map((service) => service.stop()));
     throw error;
   }
+}
+
+/** Queues with SQS's defaults for the rules' SQS actions, when no offline SQS is given. */
+function ruleQueues(options: OfflineIotCoreOptions): OfflineSqsQueues {
+  const names = new Set<string>();
+  for (const rule of options.rules) {
+    for (const action of [...actionsOf(rule), ...(rule.errorAction ? [rule.errorAction] : [])]) {
+      if (action.kind === 'sqs') names.add(action.queueName);
+    }
+  }
+  const context = { region: options.region, accountId: OFFLINE_ACCOUNT_ID };
+  return new OfflineSqsQueues(sqsDirectory(options.stateDir), {
+    queues: [...names].map((name) => defaultQueueSettings(name, queueArn(context, name))),
+  });
 }
 
 /** The message the rules engine takes, with the MQTT 5 properties of an MQTT 5 publish. */

@@ -20,6 +20,8 @@ export interface StackEndpoints {
   https: string;
   iotData: string;
   dashboard: string;
+  /** The offline SQS endpoint (an SQS client's `endpoint`). */
+  sqs: string;
   ports: {
     websocket: number;
     lambda: number;
@@ -28,6 +30,7 @@ export interface StackEndpoints {
     https: number;
     iotData: number;
     dashboard: number;
+    sqs: number;
   };
 }
 
