@@ -16,6 +16,7 @@ import {
   type ErrorFrame,
   type SentFrame,
   type SubscriptionFrame,
+  type TelemetryBatchFrame,
   type TelemetryFrame,
 } from '../../shared/protocol';
 import type { CommandAck } from '../simulator/mqtt-device';
@@ -64,6 +65,7 @@ export const telemetryBatchFrameSchema = z.object({
   id: z.string(),
   items: z.array(telemetryFrameSchema),
 });
+same<z.infer<typeof telemetryBatchFrameSchema>, TelemetryBatchFrame>(true);
 
 export const chatFrameSchema = z.object({
   type: z.literal('message'),

@@ -7,8 +7,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { ackOf, logPayload, parseFrames } from '../../dashboard/src/frames';
 import { TelemetryStore } from '../../dashboard/src/store';
+import { telemetryBatchFrameSchema } from '../../scripts/asyncapi/frames';
 import type { CommandAck } from '../../scripts/simulator/mqtt-device';
 import type { TelemetryFrame } from '../../shared/protocol';
+import { BATCH_FRAME_MAX_BYTES, ViewerFramePlanner } from '../../shared/telemetry/batch';
+import { telemetryFrame } from '../../shared/telemetry/frame';
 
 const envelope = {
   type: 'telemetry',
@@ -117,5 +120,49 @@ describe('the dashboard and telemetryBatch frames', () => {
       undefined,
       { commandId: 'c-1' },
     ]);
+  });
+});
+
+describe('the dashboard and the batches forwardTelemetry builds', () => {
+  // 300 readings of two devices as the topic rule's SQL gives them (base64 payloads), through
+  // the real coalescing (shared/telemetry/batch.ts) for a viewer of everything.
+  const frames = Array.from({ length: 300 }, (_, seq) => {
+    const deviceId = `sensor-${seq % 2}`;
+    const payload = Buffer.from(JSON.stringify({ seq, temperature: 20 + seq / 100 }));
+    return telemetryFrame(
+      {
+        deviceId,
+        receivedAt: 1_000 + seq,
+        messageId: `m${seq}`,
+        payload: payload.toString('base64'),
+      },
+      `r${seq}`,
+    );
+  });
+  let next = 0;
+  const planned = new ViewerFramePlanner(
+    frames.map((frame) => ({ frame, records: [frame.id] })),
+    () => `b${next++}`,
+  ).framesFor({ topics: null });
+
+  it('fill frames of at most 32 KB that the AsyncAPI schema accepts', () => {
+    expect(planned.length).toBeGreaterThan(1);
+    for (const { data } of planned) {
+      expect(Buffer.byteLength(data)).toBeLessThanOrEqual(BATCH_FRAME_MAX_BYTES);
+      expect(telemetryBatchFrameSchema.safeParse(JSON.parse(data)).success).toBe(true);
+    }
+  });
+
+  it('unpack into every reading, each device in order, none twice', () => {
+    const store = new TelemetryStore();
+    const readings = planned.flatMap(({ data }) => parseFrames(data)!) as TelemetryFrame[];
+    expect(readings.map((frame) => frame.id)).toEqual(frames.map((frame) => frame.id));
+    for (const frame of readings) expect(store.add(frame, 2_000)).toBe(true);
+    expect(store.devices.get('sensor-1')!.messages).toBe(150);
+    // Redelivered: the whole batch again, dropped reading by reading.
+    for (const frame of parseFrames(planned[0]!.data)!) {
+      expect(store.add(frame as TelemetryFrame, 3_000)).toBe(false);
+    }
+    expect(store.duplicates).toBeGreaterThan(100);
   });
 });
