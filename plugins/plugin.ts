@@ -1,9 +1,10 @@
 /**
  * Deploy-time checks and look-ups, wired into the framework by serverless-plugin.cjs: the stage's
- * names against AWS's limits (every command, before anything is built) and the
- * `${iotEndpoint:…}` variable source.
+ * names against AWS's limits (every command, before anything is built), the
+ * `${iotEndpoint:…}` variable source and the checked `${delivery:…}` parameters (delivery.ts).
  */
 import type { IoTClientConfig } from '@aws-sdk/client-iot';
+export { resolveDelivery } from './delivery';
 import { lookUpIotEndpoint, parseEndpointType, type EndpointLookupLog } from './iot-endpoint';
 import { NAME_RULES, assertNamesAccepted, namesOfResources, type AwsName } from './resource-names';
 

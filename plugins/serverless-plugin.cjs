@@ -1,5 +1,6 @@
 // Deploy-time plugin (plugins/plugin.ts): the stage's names checked against AWS's limits before
-// any command does work, and the `${iotEndpoint:<type>}` variable source. The framework loads
+// any command does work, the `${iotEndpoint:<type>}` variable source and the checked
+// `${delivery:<setting>}` stage parameters. The framework loads
 // plugins with require(), so this CommonJS file imports the TypeScript through tsx, scoped to
 // that import (no loader registered for the rest of the process).
 const { pathToFileURL } = require('node:url');
@@ -30,6 +31,13 @@ class DeployTimePlugin {
         resolve: ({ address }) =>
           asUserError(async (plugin) => ({
             value: await plugin.resolveIotEndpoint(serverless, address, utils.log),
+          })),
+      },
+      // The stage's delivery parameters, checked (plugins/delivery.ts): serverless.yml custom.delivery.
+      delivery: {
+        resolve: ({ address, resolveVariable }) =>
+          asUserError(async (plugin) => ({
+            value: await plugin.resolveDelivery(address, resolveVariable),
           })),
       },
     };

@@ -2,6 +2,8 @@
  * `sls package` per stage with no AWS credentials: what each zip holds and what Lambda will load
  * from it, and what the CloudFormation template grants. The template also goes through AWS's
  * cfn-lint (the Python one on the PATH). Stage names AWS would refuse fail before any build.
+ * Delivery modes (serverless.yml custom.delivery): dev is `direct`, prod `batched` (the default
+ * of other stages), and prod is packaged a third time with `--param=deliveryMode=direct`.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
@@ -27,6 +29,16 @@ const FUNCTIONS = [
   'forwardTelemetry',
 ];
 const STAGES = ['dev', 'prod'] as const;
+/** prod packaged in the direct delivery mode (its default is batched). */
+const PROD_DIRECT = 'prod-direct';
+const PACKAGES = [...STAGES, PROD_DIRECT] as const;
+type PackageName = (typeof PACKAGES)[number];
+/** The delivery mode of each package. */
+const MODE: Record<PackageName, 'direct' | 'batched'> = {
+  dev: 'direct',
+  prod: 'batched',
+  [PROD_DIRECT]: 'direct',
+};
 const ALARM_EMAIL = 'ops@example.com';
 
 type Template = { Conditions: Record<string, unknown>; Resources: Record<string, Resource> };
@@ -67,25 +79,27 @@ async function sls(
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'telemetry-package-'));
-  for (const stage of STAGES) {
-    const dir = path.join(scratch, stage);
+  for (const name of PACKAGES) {
+    const stage = name === PROD_DIRECT ? 'prod' : name;
+    const dir = path.join(scratch, name);
     // A fresh esbuild folder per build: serverless-esbuild zips whatever an earlier build left.
-    const workFolder = `.esbuild-package-${process.pid}-${stage}`;
+    const workFolder = `.esbuild-package-${process.pid}-${name}`;
     await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
     // prod with the stage parameter that subscribes an address to its alarms, dev without.
     const params = stage === 'prod' ? [`--param=alarmEmail=${ALARM_EMAIL}`] : [];
+    if (name === PROD_DIRECT) params.push('--param=deliveryMode=direct');
     const { code, output } = await sls(
       ['package', '--stage', stage, '--package', dir, ...params],
       withoutCredentials({ ESBUILD_WORK_FOLDER: workFolder }),
     );
     await rm(path.join(REPO_ROOT, workFolder), { recursive: true, force: true });
-    if (code !== 0) throw new Error(`sls package --stage ${stage} failed:\n${output}`);
+    if (code !== 0) throw new Error(`sls package ${name} failed:\n${output}`);
     const template = JSON.parse(
       await readFile(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
     ) as Template;
-    packages[stage] = { dir, template, output };
+    packages[name] = { dir, template, output };
   }
-}, 240_000);
+}, 360_000);
 
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
@@ -210,26 +224,41 @@ describe('the template', () => {
     }
   });
 
-  it('routes devices/+/telemetry to forwardTelemetry with the SQS error action', async () => {
-    const rules = resourcesOfType(packages.prod!.template, 'AWS::IoT::TopicRule');
-    expect(rules).toHaveLength(1);
-    const payload = rules[0]![1].Properties.TopicRulePayload;
-    // The rule restates custom.telemetryRuleSql (the SQL itself is tested where it is decoded
-    // and run: the offline rules engine's tests).
-    const state = JSON.parse(
-      await readFile(path.join(packages.prod!.dir, 'serverless-state.json'), 'utf8'),
-    ) as { service: { custom: { telemetryRuleSql: string } } };
-    expect(payload.Sql).toBe(state.service.custom.telemetryRuleSql);
-    expect(payload.Sql).toMatch(/ FROM 'devices\/\+\/telemetry'$/);
-    expect(payload.AwsIotSqlVersion).toBe('2016-03-23');
-    expect(payload.Actions).toEqual([
-      { Lambda: { FunctionArn: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] } } },
-    ]);
-    expect(payload.ErrorAction.Sqs).toMatchObject({
-      QueueUrl: { Ref: 'TelemetryDeadLetterQueue' },
-      RoleArn: { 'Fn::GetAtt': ['TelemetryRuleErrorActionRole', 'Arn'] },
-    });
-  });
+  it.each(PACKAGES)(
+    '%s routes devices/+/telemetry to forwardTelemetry (direct) or the delivery queue (batched), with the SQS error action',
+    async (name) => {
+      const rules = resourcesOfType(packages[name]!.template, 'AWS::IoT::TopicRule');
+      expect(rules.map(([id]) => id)).toEqual(['ForwardTelemetryIotTopicRule1']);
+      const payload = rules[0]![1].Properties.TopicRulePayload;
+      // The rule restates custom.telemetryRuleSql (the SQL itself is tested where it is decoded
+      // and run: the offline rules engine's tests).
+      const state = JSON.parse(
+        await readFile(path.join(packages[name]!.dir, 'serverless-state.json'), 'utf8'),
+      ) as { service: { custom: { telemetryRuleSql: string } } };
+      expect(payload.Sql).toBe(state.service.custom.telemetryRuleSql);
+      expect(payload.Sql).toMatch(/ FROM 'devices\/\+\/telemetry'$/);
+      expect(payload.AwsIotSqlVersion).toBe('2016-03-23');
+      expect(payload.Actions).toEqual([
+        MODE[name] === 'direct'
+          ? { Lambda: { FunctionArn: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] } } }
+          : {
+              // The SQL's output is JSON with the payload already base64 in it.
+              Sqs: {
+                QueueUrl: { Ref: 'TelemetryDeliveryQueue' },
+                RoleArn: { 'Fn::GetAtt': ['TelemetryRuleDeliveryRole', 'Arn'] },
+                UseBase64: false,
+              },
+            },
+      ]);
+      expect(payload.ErrorAction).toEqual({
+        Sqs: {
+          QueueUrl: { Ref: 'TelemetryDeadLetterQueue' },
+          RoleArn: { 'Fn::GetAtt': ['TelemetryRuleErrorActionRole', 'Arn'] },
+          UseBase64: false,
+        },
+      });
+    },
+  );
 
   it('grants least privilege: a role per function, scoped resources, no shared role', () => {
     const { template } = packages.prod!;
@@ -289,7 +318,23 @@ describe('the template', () => {
           'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/telemetry/prod/websocket-token-secret',
       },
     ]);
-    expect(byAction('sqs:SendMessage').map((s) => s.Resource)).toEqual([
+    // The rule's error action to the dead-letter queue, its SQS action to the delivery queue
+    // (batched delivery; direct: forwardTelemetry's on-failure destination, below).
+    expect(lines(byAction('sqs:SendMessage').map((s) => ['', s.Resource as object]))).toEqual(
+      lines([
+        ['', { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] }],
+        ['', { 'Fn::GetAtt': ['TelemetryDeliveryQueue', 'Arn'] }],
+      ]),
+    );
+    const direct = resourcesOfType(packages[PROD_DIRECT]!.template, 'AWS::IAM::Role')
+      .flatMap(([, role]) =>
+        role.Properties.Policies.flatMap(
+          (policy: { PolicyDocument: { Statement: Record<string, unknown>[] } }) =>
+            policy.PolicyDocument.Statement,
+        ),
+      )
+      .filter((s) => ([] as unknown[]).concat(s.Action).includes('sqs:SendMessage'));
+    expect(direct.map((s) => s.Resource)).toEqual([
       { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
       { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
     ]);
@@ -379,14 +424,26 @@ const CALLS: Record<string, Grant[]> = {
       },
     ],
   ],
-  // The broadcast, and the asynchronous invocation's on-failure destination (the function's
-  // own role sends it: "Adding a destination", Lambda Developer Guide).
+  // Batched delivery (prod's default): the broadcast, and the event source mapping's polling
+  // of the delivery queue, which runs with the function's role ("Creating and configuring an
+  // Amazon SQS event source mapping": ReceiveMessage, DeleteMessage, GetQueueAttributes).
   forwardTelemetry: [
     ...WRITE_LOGS,
     ...BROADCAST,
-    ['sqs:SendMessage', { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] }],
+    ...['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'].map(
+      (action): Grant => [action, { 'Fn::GetAtt': ['TelemetryDeliveryQueue', 'Arn'] }],
+    ),
   ],
 };
+/**
+ * Direct delivery: the broadcast, and the asynchronous invocation's on-failure destination (the
+ * function's own role sends it: "Adding a destination", Lambda Developer Guide).
+ */
+const FORWARD_TELEMETRY_DIRECT: Grant[] = [
+  ...WRITE_LOGS,
+  ...BROADCAST,
+  ['sqs:SendMessage', { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] }],
+];
 
 /** The (action, resource) pairs a function's role grants, one line each, sorted, no repeats. */
 function grantsOf(template: Template, fn: string): string[] {
@@ -417,6 +474,15 @@ const lines = (grants: Grant[]) =>
 describe('each function’s role grants what its code calls, no more', () => {
   it.each(FUNCTIONS)('%s', (fn) => {
     expect(grantsOf(packages.prod!.template, fn)).toEqual(lines(CALLS[fn] ?? []));
+  });
+
+  it.each(['dev', PROD_DIRECT] as const)('forwardTelemetry in direct delivery (%s)', (name) => {
+    const grants = grantsOf(packages[name]!.template, 'forwardTelemetry');
+    const stage = name === 'dev' ? 'dev' : 'prod';
+    const expected = lines(FORWARD_TELEMETRY_DIRECT).map((line) =>
+      line.replaceAll('/prod', `/${stage}`).replaceAll('telemetry-prod-', `telemetry-${stage}-`),
+    );
+    expect(grants).toEqual(expected);
   });
 
   it('a grant more or less than the code calls is caught', () => {
@@ -453,9 +519,9 @@ describe('security and delivery settings', () => {
     });
   });
 
-  it('retries forwardTelemetry twice, then sends the event to the dead-letter queue', () => {
+  it('direct: retries forwardTelemetry twice, then sends the event to the dead-letter queue', () => {
     const [[, config]] = resourcesOfType(
-      packages.prod!.template,
+      packages[PROD_DIRECT]!.template,
       'AWS::Lambda::EventInvokeConfig',
     ) as [[string, Resource]];
     expect(config.Properties).toMatchObject({
@@ -535,9 +601,13 @@ describe('who may invoke the functions and assume the roles', () => {
     'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${suffix}`,
   });
 
-  it.each(STAGES)('stage %s: every Lambda permission names its source', (stage) => {
-    const { template } = packages[stage]!;
-    expect(resourcesOfType(template, 'AWS::Lambda::Permission').length).toBe(FUNCTIONS.length);
+  it.each(PACKAGES)('%s: every Lambda permission names its source', (name) => {
+    const { template } = packages[name]!;
+    // One per function: API Gateway's, and IoT's for forwardTelemetry in direct delivery (in
+    // batched delivery the event source mapping invokes it with its role, no permission).
+    expect(resourcesOfType(template, 'AWS::Lambda::Permission').length).toBe(
+      MODE[name] === 'direct' ? FUNCTIONS.length : FUNCTIONS.length - 1,
+    );
     expect(unscopedPermissions(template)).toEqual([]);
   });
 
@@ -560,40 +630,63 @@ describe('who may invoke the functions and assume the roles', () => {
     },
   );
 
-  it.each(STAGES)('stage %s: IoT may invoke forwardTelemetry from this rule only', (stage) => {
-    const [[, permission]] = resourcesOfType(
-      packages[stage]!.template,
-      'AWS::Lambda::Permission',
-    ).filter(([, p]) => p.Properties.Principal === 'iot.amazonaws.com') as [[string, Resource]];
-    expect(permission.Properties).toMatchObject({
-      FunctionName: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
-      SourceAccount: { Ref: 'AWS::AccountId' },
-    });
-    expect(JSON.stringify(permission.Properties.SourceArn)).toContain(
-      '":rule/",{"Ref":"ForwardTelemetryIotTopicRule1"}',
+  it.each(['dev', PROD_DIRECT] as const)(
+    '%s (direct): IoT may invoke forwardTelemetry from this rule only',
+    (stage) => {
+      const [[, permission]] = resourcesOfType(
+        packages[stage]!.template,
+        'AWS::Lambda::Permission',
+      ).filter(([, p]) => p.Properties.Principal === 'iot.amazonaws.com') as [[string, Resource]];
+      expect(permission.Properties).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      });
+      expect(JSON.stringify(permission.Properties.SourceArn)).toContain(
+        '":rule/",{"Ref":"ForwardTelemetryIotTopicRule1"}',
+      );
+    },
+  );
+
+  it('prod (batched): nothing may invoke forwardTelemetry but the event source mapping', () => {
+    const principals = resourcesOfType(packages.prod!.template, 'AWS::Lambda::Permission').map(
+      ([, p]) => p.Properties.Principal,
     );
+    expect(new Set(principals)).toEqual(new Set(['apigateway.amazonaws.com']));
   });
 
-  it.each(STAGES)('stage %s: a role a service assumes for us trusts only this account', (stage) => {
-    const { template } = packages[stage]!;
+  it.each(PACKAGES)('%s: a role a service assumes for us trusts only this account', (name) => {
+    const { template } = packages[name]!;
     expect(unconditionedServiceTrust(template)).toEqual([]);
-    const trust =
-      template.Resources.TelemetryRuleErrorActionRole!.Properties.AssumeRolePolicyDocument;
-    expect(trust.Statement).toEqual([
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'iot.amazonaws.com' },
-        Action: 'sts:AssumeRole',
-        Condition: {
-          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-          ArnLike: {
-            'aws:SourceArn': {
-              'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:rule/*',
+    const roles = [
+      'TelemetryRuleErrorActionRole',
+      ...(MODE[name] === 'batched' ? ['TelemetryRuleDeliveryRole'] : []),
+    ];
+    expect(
+      resourcesOfType(template, 'AWS::IAM::Role')
+        .filter(([, role]) =>
+          JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('iot.amazonaws.com'),
+        )
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(roles.sort());
+    for (const role of roles) {
+      const trust = template.Resources[role]!.Properties.AssumeRolePolicyDocument;
+      expect(trust.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'iot.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: {
+              'aws:SourceArn': {
+                'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:rule/*',
+              },
             },
           },
         },
-      },
-    ]);
+      ]);
+    }
   });
 
   it('the checks above catch a permission or a trust policy left open', () => {
@@ -700,9 +793,9 @@ describe('stage names AWS would refuse', () => {
  * CloudWatch metrics" (ExecutionError, IntegrationError by ApiId and Stage).
  */
 describe('alarms', () => {
-  const alarmsOf = (stage: (typeof STAGES)[number]) =>
+  const alarmsOf = (name: PackageName) =>
     Object.fromEntries(
-      resourcesOfType(packages[stage]!.template, 'AWS::CloudWatch::Alarm').map(([id, alarm]) => [
+      resourcesOfType(packages[name]!.template, 'AWS::CloudWatch::Alarm').map(([id, alarm]) => [
         id,
         alarm.Properties,
       ]),
@@ -720,10 +813,12 @@ describe('alarms', () => {
     Value: { Ref: 'ForwardTelemetryLambdaFunction' },
   };
 
-  it.each(STAGES)(
-    'stage %s watches the dead letters, forwardTelemetry, the rule and the WebSocket API',
-    (stage) => {
-      const alarms = alarmsOf(stage);
+  it.each(PACKAGES)(
+    '%s watches the dead letters, forwardTelemetry, the rule, the delivery queue when batched and the WebSocket API',
+    (name) => {
+      const stage = name === PROD_DIRECT ? 'prod' : name;
+      const batched = MODE[name] === 'batched';
+      const alarms = alarmsOf(name);
       const api = [
         { Name: 'ApiId', Value: { Ref: 'WebsocketsApi' } },
         { Name: 'Stage', Value: stage },
@@ -751,7 +846,10 @@ describe('alarms', () => {
           Threshold: 0,
         }),
         TelemetryRuleActionFailureAlarm: expect.objectContaining({
-          ...watching('AWS/IoT', 'Failure', [rule, { Name: 'ActionType', Value: 'Lambda' }]),
+          ...watching('AWS/IoT', 'Failure', [
+            rule,
+            { Name: 'ActionType', Value: batched ? 'SQS' : 'Lambda' },
+          ]),
           Threshold: 0,
         }),
         TelemetryRuleErrorActionFailureAlarm: expect.objectContaining({
@@ -768,6 +866,29 @@ describe('alarms', () => {
         WebSocketIntegrationErrorAlarm: expect.objectContaining(
           watching('AWS/ApiGateway', 'IntegrationError', api),
         ),
+        ...(batched
+          ? {
+              DeliveryDeadLetterQueueAlarm: expect.objectContaining({
+                ...watching('AWS/SQS', 'ApproximateNumberOfMessagesVisible', [
+                  {
+                    Name: 'QueueName',
+                    Value: { 'Fn::GetAtt': ['TelemetryDeliveryDeadLetterQueue', 'QueueName'] },
+                  },
+                ]),
+                Threshold: 0,
+              }),
+              DeliveryQueueAgeAlarm: expect.objectContaining({
+                ...watching('AWS/SQS', 'ApproximateAgeOfOldestMessage', [
+                  {
+                    Name: 'QueueName',
+                    Value: { 'Fn::GetAtt': ['TelemetryDeliveryQueue', 'QueueName'] },
+                  },
+                ]),
+                Statistic: 'Maximum',
+                Threshold: 120,
+              }),
+            }
+          : {}),
       });
       // Each alarm is named for its stage, so two stages in one account never collide.
       for (const alarm of Object.values(alarms)) {
@@ -776,22 +897,26 @@ describe('alarms', () => {
     },
   );
 
-  it.each(STAGES)('stage %s: the alarms point at resources of this template', (stage) => {
-    const { template } = packages[stage]!;
+  it.each(PACKAGES)('%s: the alarms point at resources of this template', (name) => {
+    const { template } = packages[name]!;
     const types: Record<string, string> = {
       AlarmTopic: 'AWS::SNS::Topic',
       TelemetryDeadLetterQueue: 'AWS::SQS::Queue',
+      TelemetryDeliveryQueue: 'AWS::SQS::Queue',
+      TelemetryDeliveryDeadLetterQueue: 'AWS::SQS::Queue',
       ForwardTelemetryLambdaFunction: 'AWS::Lambda::Function',
       ForwardTelemetryIotTopicRule1: 'AWS::IoT::TopicRule',
       WebsocketsApi: 'AWS::ApiGatewayV2::Api',
     };
-    const referenced =
-      JSON.stringify(alarmsOf(stage)).match(/"(Ref|Fn::GetAtt)":\[?"(\w+)"/g) ?? [];
+    const referenced = JSON.stringify(alarmsOf(name)).match(/"(Ref|Fn::GetAtt)":\[?"(\w+)"/g) ?? [];
     expect(referenced.length).toBeGreaterThan(0);
     for (const reference of referenced) {
       const id = /"(\w+)"$/.exec(reference)![1]!;
       expect([id, template.Resources[id]?.Type]).toEqual([id, types[id]]);
     }
+    expect(JSON.stringify(alarmsOf(name)).includes('TelemetryDelivery')).toBe(
+      MODE[name] === 'batched',
+    );
   });
 
   it('sends them to an SNS topic per stage, with the e-mail subscription only where the stage parameter is set', () => {
@@ -819,30 +944,40 @@ describe('alarms', () => {
     });
   });
 
-  it('gives the dead-letter operator (npm run dlq -- --stage) only its calls, on this queue and function', () => {
-    const policy = packages.prod!.template.Resources.DeadLetterOperatorPolicy!;
-    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
-    // scripts/dead-letter-queue.ts: GetQueueUrl, ReceiveMessage, ChangeMessageVisibilityBatch
-    // (authorized as sqs:ChangeMessageVisibility), DeleteMessage, PurgeQueue; Invoke.
-    expect(policy.Properties.PolicyDocument.Statement).toEqual([
-      {
-        Effect: 'Allow',
-        Action: [
-          'sqs:GetQueueUrl',
-          'sqs:ReceiveMessage',
-          'sqs:ChangeMessageVisibility',
-          'sqs:DeleteMessage',
-          'sqs:PurgeQueue',
-        ],
-        Resource: { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
-      },
-      {
-        Effect: 'Allow',
-        Action: 'lambda:InvokeFunction',
-        Resource: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
-      },
-    ]);
-  });
+  it.each(PACKAGES)(
+    '%s gives the dead-letter operator (npm run dlq -- --stage) only its calls, on its dead-letter queues and function',
+    (name) => {
+      const policy = packages[name]!.template.Resources.DeadLetterOperatorPolicy!;
+      expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+      // scripts/dead-letter-queue.ts: GetQueueUrl, ReceiveMessage, ChangeMessageVisibilityBatch
+      // (authorized as sqs:ChangeMessageVisibility), DeleteMessage, PurgeQueue; Invoke.
+      expect(policy.Properties.PolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: [
+            'sqs:GetQueueUrl',
+            'sqs:ReceiveMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:DeleteMessage',
+            'sqs:PurgeQueue',
+          ],
+          // In batched delivery, the delivery queue's dead-letter queue too.
+          Resource:
+            MODE[name] === 'direct'
+              ? { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] }
+              : [
+                  { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
+                  { 'Fn::GetAtt': ['TelemetryDeliveryDeadLetterQueue', 'Arn'] },
+                ],
+        },
+        {
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
+        },
+      ]);
+    },
+  );
 
   it('needs no new permission: the functions publish their metrics as log lines (EMF)', () => {
     const actions = resourcesOfType(packages.prod!.template, 'AWS::IAM::Role').flatMap(([, role]) =>
@@ -852,6 +987,149 @@ describe('alarms', () => {
       ),
     );
     expect(actions.filter((action: string) => /^(cloudwatch|sns):/.test(action))).toEqual([]);
+  });
+});
+
+/**
+ * The batched delivery mode (resources/delivery-batched.yml): a standard queue (AWS IoT's SQS
+ * action takes no FIFO queue), its dead-letter queue, and the event source mapping ("Creating
+ * and configuring an Amazon SQS event source mapping"; Lambda API Reference,
+ * CreateEventSourceMapping). The direct mode has none of it.
+ */
+describe('batched delivery', () => {
+  const resources = () => packages.prod!.template.Resources;
+
+  it('the delivery queue: standard, visibility at least 6 x the function timeout, 5 receives then its dead-letter queue', () => {
+    const { TelemetryDeliveryQueue: queue, TelemetryDeliveryDeadLetterQueue: dlq } = resources();
+    const timeout = resources().ForwardTelemetryLambdaFunction!.Properties.Timeout as number;
+    expect(queue!.Type).toBe('AWS::SQS::Queue');
+    expect(queue!.Properties).toEqual({
+      QueueName: 'telemetry-prod-telemetry-delivery',
+      VisibilityTimeout: expect.any(Number),
+      MessageRetentionPeriod: 345_600,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': ['TelemetryDeliveryDeadLetterQueue', 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+    expect(queue!.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+    expect(queue!.Properties.FifoQueue).toBeUndefined();
+    expect(dlq).toEqual({
+      Type: 'AWS::SQS::Queue',
+      Properties: {
+        QueueName: 'telemetry-prod-telemetry-delivery-dlq',
+        MessageRetentionPeriod: 1_209_600,
+        SqsManagedSseEnabled: true,
+      },
+    });
+    // Longer than the queue's: a message's age counts from its first enqueue.
+    expect(dlq!.Properties.MessageRetentionPeriod).toBeGreaterThan(
+      queue!.Properties.MessageRetentionPeriod as number,
+    );
+  });
+
+  it('forwardTelemetry reads it through one event source mapping with partial batch responses, and nothing else triggers it', () => {
+    const mappings = resourcesOfType(packages.prod!.template, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const [[, mapping]] = mappings as [[string, Resource & { DependsOn: string[] }]];
+    expect(mapping.Properties).toEqual({
+      EventSourceArn: { 'Fn::GetAtt': ['TelemetryDeliveryQueue', 'Arn'] },
+      FunctionName: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      Enabled: true,
+    });
+    // Created once the role may read the queue: AWS checks it when the mapping is created.
+    expect(mapping.DependsOn).toContain('ForwardTelemetryRole');
+    // Invoked synchronously by the mapping: no asynchronous retries or destination to configure.
+    expect(resourcesOfType(packages.prod!.template, 'AWS::Lambda::EventInvokeConfig')).toEqual([]);
+  });
+
+  it('the rule sends with a role allowed sqs:SendMessage on the delivery queue and nothing else', () => {
+    const role = resources().TelemetryRuleDeliveryRole!;
+    expect(role.Properties.Policies).toEqual([
+      {
+        PolicyName: 'delivery',
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'sqs:SendMessage',
+              Resource: { 'Fn::GetAtt': ['TelemetryDeliveryQueue', 'Arn'] },
+            },
+          ],
+        },
+      },
+    ]);
+    // The identity policy suffices within the account: no queue policy opens the queue wider.
+    expect(resourcesOfType(packages.prod!.template, 'AWS::SQS::QueuePolicy')).toEqual([]);
+  });
+
+  it('the direct mode has no delivery queue, mapping or delivery role', () => {
+    for (const name of ['dev', PROD_DIRECT] as const) {
+      const { Resources } = packages[name]!.template;
+      const batchedOnly = Object.keys(Resources).filter((id) =>
+        /Delivery|EventSourceMapping/.test(id),
+      );
+      expect([name, batchedOnly]).toEqual([name, []]);
+    }
+  });
+
+  it('the batch size and window are stage parameters', async () => {
+    const { code, output } = await sls(
+      [
+        'print',
+        '--stage',
+        'prod',
+        '--format',
+        'json',
+        '--param=deliveryBatchSize=10',
+        '--param=deliveryBatchWindowSeconds=0',
+      ],
+      // Set, so that no notice about looking it up follows the JSON.
+      withoutCredentials({ IOT_DATA_ENDPOINT: 'abc123-ats.iot.us-east-1.amazonaws.com' }),
+    );
+    expect(code).toBe(0);
+    const printed = JSON.parse(output.slice(output.indexOf('{'))) as {
+      custom: { delivery: unknown };
+      functions: { forwardTelemetry: { events: { sqs?: Record<string, unknown> }[] } };
+    };
+    expect(printed.custom.delivery).toEqual({
+      mode: 'batched',
+      batchSize: 10,
+      maximumBatchingWindow: 0,
+    });
+    expect(printed.functions.forwardTelemetry.events[0]!.sqs).toMatchObject({
+      batchSize: 10,
+      maximumBatchingWindow: 0,
+    });
+  });
+
+  it.each([
+    [
+      ['--param=deliveryMode=fifo'],
+      'Stage parameter deliveryMode is "fifo"; it must be one of direct, batched',
+    ],
+    [
+      ['--param=deliveryBatchSize=20000'],
+      'Stage parameter deliveryBatchSize is "20000"; it must be a whole number from 1 to 10000',
+    ],
+    [
+      ['--param=deliveryBatchSize=50', '--param=deliveryBatchWindowSeconds=0'],
+      'over 10, AWS needs deliveryBatchWindowSeconds of at least 1',
+    ],
+  ])('%j fails sls package before any build, saying why', async (params, message) => {
+    const dir = path.join(scratch, `bad-delivery-${params.join('')}`);
+    const { code, output } = await sls(
+      ['package', '--stage', 'prod', '--package', dir, ...params],
+      withoutCredentials({ ESBUILD_WORK_FOLDER: `.esbuild-package-${process.pid}-bad-delivery` }),
+    );
+    expect(code).toBe(1);
+    expect(output).toContain(message);
+    await expect(readdir(dir)).rejects.toThrow();
   });
 });
 
@@ -875,8 +1153,8 @@ describe('cfn-lint', () => {
       ),
   };
 
-  it.each(STAGES)('finds no error and no unexplained warning for stage %s', async (stage) => {
-    const file = path.join(packages[stage]!.dir, 'cloudformation-template-update-stack.json');
+  it.each(PACKAGES)('finds no error and no unexplained warning for %s', async (name) => {
+    const file = path.join(packages[name]!.dir, 'cloudformation-template-update-stack.json');
     // AWS's cfn-lint (Python, v1) on the PATH; it exits non-zero when it finds anything.
     const stdout = await run('cfn-lint', ['--format', 'json', '--', file]).then(
       (result) => result.stdout,
