@@ -21,6 +21,13 @@ import { defaultLocalCloudDir } from '../local/iot/identity';
 import { OfflineLambdaInvoker } from '../local/iot/lambda-invoker';
 import { runCommand, UsageError, type CommandSpec } from './cli/command-line';
 import { runStageCommand, stageQueueName, StageDeadLetterQueue } from './dead-letter-queue';
+import {
+  DeliveryDeadLetterQueue,
+  deliveryDeadLetterQueueName,
+  runDeliveryCommand,
+} from './delivery-dead-letter-queue';
+import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../local/offline-credentials';
+import { DEFAULT_PORTS } from '../local/settings';
 
 const options = {
   id: { type: 'string', value: 'ID', description: 'only the dead letter with this id' },
@@ -36,12 +43,16 @@ const options = {
     description: 'with --stage: the region (default: AWS_REGION, else us-east-1)',
   },
   yes: { type: 'boolean', description: 'purge: do not ask for confirmation' },
+  delivery: {
+    type: 'boolean',
+    description: `the batched delivery queue's dead-letter queue (${deliveryDeadLetterQueueName('STAGE')}): the offline stack's, or with --stage the stage's in AWS`,
+  },
 } as const;
 
 const spec = {
   command: 'npm run dlq -- list|redrive|purge',
   summary:
-    "Lists, redrives or purges dead letters: the offline IoT Core's, or a stage's SQS queue with --stage.",
+    "Lists, redrives or purges dead letters: the offline IoT Core's, or a stage's SQS queue with --stage; the batched delivery queue's with --delivery.",
   options,
   notes: [
     'Commands:',
@@ -61,9 +72,18 @@ const spec = {
     "Like the SQS queue it stands for, the store deletes letters older than the queue's",
     'MessageRetentionPeriod, and it drops the oldest beyond its size bound.',
     '',
+    'With --delivery, the dead-letter queue of the batched delivery mode: readings forwardTelemetry',
+    'did not take in 5 receives. list shows each reading (device, topic, receive count); redrive',
+    "is SQS's dead-letter queue redrive (StartMessageMoveTask): the readings go back to the delivery",
+    'queue and its event source mapping delivers them again (with --id, that one message only);',
+    'purge deletes them. Offline the stack must be running in batched mode',
+    '(npm start -- --param="deliveryMode=batched"); with --stage the same calls go to AWS',
+    '(sqs:ReceiveMessage, ChangeMessageVisibility, StartMessageMoveTask, ListMessageMoveTasks, …).',
+    '',
     'Environment:',
     '  LOCAL_CLOUD_DIR   where the offline cloud keeps its state (default: .local-cloud)',
     "  LAMBDA_PORT       the running stack's Lambda port (default: 3002)",
+    `  SQS_PORT          the running stack's SQS port (default: ${DEFAULT_PORTS.sqsPort})`,
   ],
 } as const satisfies CommandSpec<typeof options>;
 
@@ -72,11 +92,50 @@ const argv = subcommand === '--help' || subcommand === '-h' ? ['--help'] : rest;
 
 await runCommand(
   spec,
-  async ({ id, json, stage, region, yes }) => {
+  async ({ id, json, stage, region, yes, delivery }) => {
     if (subcommand !== 'list' && subcommand !== 'redrive' && subcommand !== 'purge') {
       throw new UsageError(
         subcommand ? `unknown command "${subcommand}"` : 'a command is required',
       );
+    }
+    if (delivery) {
+      const sqs =
+        stage !== undefined
+          ? new SQSClient({ region: region ?? process.env.AWS_REGION ?? 'us-east-1' })
+          : new SQSClient({
+              endpoint: `http://localhost:${process.env.SQS_PORT || DEFAULT_PORTS.sqsPort}`,
+              region: OFFLINE_REGION,
+              credentials: OFFLINE_CREDENTIALS,
+            });
+      const queue =
+        stage !== undefined
+          ? new DeliveryDeadLetterQueue(sqs, deliveryDeadLetterQueueName(stage))
+          : await DeliveryDeadLetterQueue.find(sqs).catch((error: unknown) => {
+              const { code, cause } = error as { code?: string; cause?: { code?: string } };
+              throw [code, cause?.code].includes('ECONNREFUSED')
+                ? new Error(
+                    'the offline SQS endpoint does not answer: is the stack running (npm start)?',
+                  )
+                : error;
+            });
+      process.exitCode = await runDeliveryCommand(
+        queue,
+        subcommand,
+        { id, json, yes },
+        {
+          write: (text) => process.stdout.write(text),
+          ask: async (question) => {
+            if (!process.stdin.isTTY) return undefined;
+            const prompt = createInterface({ input: process.stdin, output: process.stdout });
+            try {
+              return await prompt.question(question);
+            } finally {
+              prompt.close();
+            }
+          },
+        },
+      );
+      return;
     }
     if (stage !== undefined) {
       const clientConfig = { region: region ?? process.env.AWS_REGION ?? 'us-east-1' };

@@ -69,20 +69,21 @@ function client(tampering: Tampering = {}): SQSClient {
     }
     if (target !== undefined) request.headers['x-amz-target'] = target;
   };
-  sqs.middlewareStack.add(
-    (next) => async (args) => {
-      replace(args.request as Request, tampering.body, tampering.target);
+  // The SDK's middleware shape (@smithy/types is not a dependency of this project).
+  type Handler = (args: { request: unknown }) => Promise<unknown>;
+  const tamper = (body: string | undefined, target?: string) =>
+    ((next: Handler) => async (args: { request: unknown }) => {
+      replace(args.request as Request, body, target);
       return next(args);
-    },
-    { step: 'build', priority: 'low' },
-  );
-  sqs.middlewareStack.addRelativeTo(
-    (next) => async (args) => {
-      replace(args.request as Request, tampering.bodyAfterSigning);
-      return next(args);
-    },
-    { relation: 'after', toMiddleware: 'httpSigningMiddleware' },
-  );
+    }) as never;
+  sqs.middlewareStack.add(tamper(tampering.body, tampering.target), {
+    step: 'build',
+    priority: 'low',
+  });
+  sqs.middlewareStack.addRelativeTo(tamper(tampering.bodyAfterSigning), {
+    relation: 'after',
+    toMiddleware: 'httpSigningMiddleware',
+  });
   return sqs;
 }
 
