@@ -1,4 +1,5 @@
 /** The markdown report of one run: what `npm run bench` prints and docs/scaling.md quotes. */
+import { renderDelivery } from './delivery-report';
 import type { BenchResults } from './run-types';
 import { formatNumber, table } from './support/markdown';
 import { round } from './support/stats';
@@ -13,7 +14,7 @@ export function renderReport(results: BenchResults): string {
       `${results.machine.loadAverage.start} at the start, ${results.machine.loadAverage.end} at the ` +
       `end (the machine is shared: figures are noisy). Loopback only.\n`,
   ];
-  const { fanout, e2e, coldstart, flood } = results;
+  const { fanout, e2e, coldstart, flood, delivery } = results;
 
   if (fanout) {
     parts.push(
@@ -269,6 +270,8 @@ export function renderReport(results: BenchResults): string {
       ),
     );
   }
+
+  if (delivery) parts.push(...renderDelivery(delivery));
 
   if (results.targets.length) {
     parts.push('\n### Targets\n');

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCommand, UsageError, type CommandSpec } from '../scripts/cli/command-line';
 import { FULL_COLDSTART, QUICK_COLDSTART, runColdstart } from './coldstart';
+import { FULL_DELIVERY, QUICK_DELIVERY, runDelivery } from './delivery';
 import { FULL_E2E, QUICK_E2E, runE2e } from './e2e';
 import { FULL_FANOUT, QUICK_FANOUT, runFanout } from './fanout';
 import { FULL_FLOOD, QUICK_FLOOD, runFlood } from './flood';
@@ -25,7 +26,7 @@ const options = {
   },
   only: {
     type: 'string',
-    value: 'fanout|e2e|coldstart|flood',
+    value: 'fanout|e2e|coldstart|flood|delivery',
     description: 'run one benchmark only',
   },
   out: {
@@ -40,13 +41,15 @@ const spec = {
   summary:
     'Measures fan-out (seed algorithm vs unbounded vs the limit vs the project), end-to-end ' +
     'latency through the offline cloud against a no-Lambda relay, cold start (bundle size, ' +
-    'import time) and one flooding client against a quiet viewer. Prints a markdown table and writes bench/results/<ISO date>.json.',
+    'import time), one flooding client against a quiet viewer, and the direct and batched ' +
+    'delivery modes side by side. Prints a markdown table and writes bench/results/<ISO date>.json.',
   options,
   notes: [
     'The full run takes about 20 minutes; --quick under a minute.',
     'Examples:',
     '  npm run bench',
     '  npm run bench -- --only fanout',
+    '  npm run bench -- --only delivery',
     '  npm run bench -- --quick --out /tmp/bench',
   ],
 } as const satisfies CommandSpec<typeof options>;
@@ -84,6 +87,8 @@ await runCommand(spec, async ({ quick, only, out }) => {
         results.e2e = await runE2e({ ...(quick ? QUICK_E2E : FULL_E2E), log });
       } else if (bench === 'flood') {
         results.flood = await runFlood({ ...(quick ? QUICK_FLOOD : FULL_FLOOD), log });
+      } else if (bench === 'delivery') {
+        results.delivery = await runDelivery({ ...(quick ? QUICK_DELIVERY : FULL_DELIVERY), log });
       } else {
         results.coldstart = await runColdstart({
           ...(quick ? QUICK_COLDSTART : FULL_COLDSTART),

@@ -2,7 +2,9 @@
  * The performance targets, evaluated on one run's results: PASS or MISS with the ratio, and for
  * a miss, by how much and the reason the measurements give.
  */
+import { MODEL, PRICES, receivesPerSecond } from '../scripts/cost/model';
 import type { ColdstartResult } from './coldstart';
+import type { DeliveryResult, DeliveryRow } from './delivery';
 import type { E2eResult, E2eRow } from './e2e';
 import type { FanoutResult, FanoutRow } from './fanout';
 import type { FloodResult } from './flood';
@@ -32,8 +34,10 @@ export function evaluateTargets(results: {
   e2e?: E2eResult;
   coldstart?: ColdstartResult;
   flood?: FloodResult;
+  delivery?: DeliveryResult;
 }): TargetResult[] {
   return [
+    ...(results.delivery ? deliveryTargets(results.delivery) : []),
     ...(results.flood ? floodTargets(results.flood) : []),
     ...(results.fanout ? fanoutTargets(results.fanout) : []),
     ...(results.coldstart ? bundleTargets(results.coldstart) : []),
@@ -311,4 +315,147 @@ function floodTargets(flood: FloodResult): TargetResult[] {
           }),
     },
   ];
+}
+
+/**
+ * Issue 15, from the measured cells: the batched mode's cost per reading near the metering floor
+ * at 1 000 readings/s and 100 viewers, its latency within a batching window + 1 s, nothing lost
+ * in either mode, and at 10 readings/s no dearer than direct by more than 1.2×.
+ */
+function deliveryTargets(delivery: DeliveryResult): TargetResult[] {
+  const targets: TargetResult[] = [];
+  const find = (mode: DeliveryRow['mode'], rate: number, viewers: number) =>
+    delivery.rows.find((r) => r.mode === mode && r.rate === rate && r.viewers === viewers);
+  const busy = find('batched', 1_000, 100);
+  if (busy) {
+    const worst = Math.max(busy.meteredPerReadingPerViewer, busy.invocationsPerReading);
+    const pass = worst <= 0.05;
+    targets.push({
+      name: 'batched: ≤ 0.05 metered messages per reading per viewer and ≤ 0.05 invocations per reading',
+      at: `1 000 readings/s, 100 viewers (${busy.readings} readings${busy.driven ? '' : `; not driven: ${busy.notDriven}`})`,
+      measured: `${formatNumber(busy.meteredPerReadingPerViewer)} messages, ${formatNumber(busy.invocationsPerReading)} invocations`,
+      goal: '≤ 0.05 each (direct: 1)',
+      ratio: round(worst / 0.05, 2),
+      status: pass ? 'PASS' : 'MISS',
+      ...(pass
+        ? {}
+        : {
+            reason:
+              `${formatNumber(worst / 0.05)}× over: ${busy.invocations} invocations for ` +
+              `${busy.readings} readings (${formatNumber(busy.readings / Math.max(1, busy.invocations))} ` +
+              `a batch), ${busy.frames} frames to ${busy.viewers} viewers`,
+          }),
+    });
+  }
+  const window = delivery.batchWindowSeconds * 1000;
+  const batched = delivery.rows.filter((r) => r.mode === 'batched' && r.driven);
+  if (batched.length) {
+    const worst = batched.reduce((a, b) => (b.p99Ms > a.p99Ms ? b : a));
+    const allowed = window + 1_000;
+    targets.push({
+      name: 'batched: end-to-end p99 ≤ the batching window + 1 s',
+      at: `${batched.length} batched cell(s) driven at their rate; the worst: ${worst.rate}/s × ${worst.viewers} viewers`,
+      measured: `p99 ${formatNumber(worst.p99Ms)} ms`,
+      goal: `≤ ${formatNumber(allowed)} ms`,
+      ratio: round(worst.p99Ms / allowed, 2),
+      status: worst.p99Ms <= allowed ? 'PASS' : 'MISS',
+      ...(worst.p99Ms <= allowed
+        ? {}
+        : {
+            reason:
+              `${formatNumber(worst.p99Ms - allowed)} ms over at ${worst.rate}/s × ${worst.viewers}: ` +
+              `invocations took ${formatNumber(worst.invocationP50Ms)} ms (p50) for ` +
+              `${formatNumber(worst.readings / Math.max(1, worst.invocations))} readings each`,
+          }),
+    });
+  }
+  for (const mode of ['direct', 'batched'] as const) {
+    const rows = delivery.rows.filter((r) => r.mode === mode);
+    if (!rows.length) continue;
+    // A delivery that came after its cell's drain window is late, not lost.
+    const neverArrived = (r: DeliveryRow) => Math.max(0, r.lost - r.late);
+    const lost = rows.reduce((sum, r) => sum + neverArrived(r), 0);
+    const late = rows.reduce((sum, r) => sum + r.late, 0);
+    const duplicates = rows.reduce((sum, r) => sum + r.duplicates, 0);
+    const worst = rows.reduce((a, b) => (neverArrived(b) > neverArrived(a) ? b : a));
+    targets.push({
+      name: `${mode}: 0 readings lost, every cell`,
+      at: `${rows.length} cells, ${formatNumber(rows.reduce((sum, r) => sum + r.expectedDeliveries, 0))} deliveries`,
+      measured: `${lost} never arrived, ${late} late (after the cell's drain window), ${duplicates} duplicated (dropped by id by the dashboard)`,
+      goal: '0 lost',
+      ratio: lost,
+      status: lost === 0 ? 'PASS' : 'MISS',
+      ...(lost === 0
+        ? {}
+        : {
+            reason:
+              `${lost} deliveries never received; the most at ` +
+              `${worst.rate}/s × ${worst.viewers} viewers (${neverArrived(worst)}${worst.driven ? '' : `; not driven: ${worst.notDriven}`})`,
+          }),
+    });
+  }
+  const quiet = delivery.rows.filter((r) => r.mode === 'direct' && r.rate === 10);
+  const ratios = quiet.flatMap((direct) => {
+    const batched = find('batched', 10, direct.viewers);
+    return batched
+      ? [
+          {
+            viewers: direct.viewers,
+            ratio: measuredUsd(batched) / measuredUsd(direct),
+            batched,
+            direct,
+          },
+        ]
+      : [];
+  });
+  if (ratios.length) {
+    const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    targets.push({
+      name: 'at 10 readings/s, batched ≤ 1.2× direct per reading',
+      at: `${ratios.map((r) => `${r.viewers} viewers ${formatNumber(r.ratio)}×`).join(', ')}`,
+      measured:
+        `${formatNumber(worst.ratio)}× at ${worst.viewers} viewers ($${formatNumber(measuredUsd(worst.batched))} ` +
+        `vs $${formatNumber(measuredUsd(worst.direct))} per million readings, the parts that differ)`,
+      goal: '≤ 1.2×',
+      ratio: round(worst.ratio / 1.2, 2),
+      status: worst.ratio <= 1.2 ? 'PASS' : 'MISS',
+      ...(worst.ratio <= 1.2
+        ? {}
+        : {
+            reason:
+              `${formatNumber(worst.ratio / 1.2)}× over: ${formatNumber(worst.batched.invocationsPerReading)} ` +
+              `invocations and ${formatNumber(worst.batched.meteredPerReadingPerViewer)} messages per reading per viewer ` +
+              `do not pay for the SQS requests`,
+          }),
+    });
+  }
+  return targets;
+}
+
+/**
+ * USD per million readings of what differs between the modes, from a cell's measured counts at
+ * list price (scripts/cost/model.ts): API Gateway messages (the first tier), Lambda requests, the
+ * change log's S Queries and the log lines per invocation, and in the batched mode the SQS
+ * requests the cost model expects at that rate (sends, receives, deletes per 10 records).
+ */
+export function measuredUsd(row: DeliveryRow): number {
+  const apiMessages = row.meteredPerReadingPerViewer * row.viewers;
+  const perInvocation =
+    PRICES.lambda.requestsPerMillion +
+    MODEL.changeLogShards * PRICES.dynamodb.readRequestUnitsPerMillion +
+    (MODEL.logBytesPerInvocation / 1e9) * PRICES.cloudWatchLogs.ingestionPerGb * 1e6;
+  const sqsRequests =
+    row.mode === 'batched'
+      ? 1 +
+        receivesPerSecond(row.rate) / row.rate +
+        row.invocationsPerReading *
+          Math.ceil(
+            row.readings / Math.max(1, row.invocations) / PRICES.sqs.maxEntriesPerDeleteBatch,
+          )
+      : 0;
+  return (
+    apiMessages * (PRICES.apiGatewayWebSocket.messageTiers[0]?.perMillion ?? 1) +
+    row.invocationsPerReading * perInvocation +
+    sqsRequests * (PRICES.sqs.requestTiers[0]?.perMillion ?? 0.4)
+  );
 }
