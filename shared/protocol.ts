@@ -192,7 +192,8 @@ export type TelemetryPayloadKind = 'object' | 'json' | 'text' | 'binary' | 'empt
  * to, in one message of at most 32 KB (one API Gateway metering unit). Each item is the
  * `telemetry` frame the direct mode would have sent, with its own id: a client drops an item
  * whose id it has seen (a redelivered reading), not the whole frame. A device's readings are in
- * the order they were received, within a frame and from one frame to the next.
+ * the order they were received within a frame and across the frames of one batch; batches run
+ * side by side (as Lambda runs them for a standard queue) may interleave: `receivedAt` orders.
  */
 export interface TelemetryBatchFrame {
   type: 'telemetryBatch';
