@@ -112,6 +112,7 @@ export class OfflineCloud {
         resources: this.resources(),
         functions: this.functions(),
         functionName: (key) => this.functionName(key),
+        providerTimeout: (this.serverless.service.provider as { timeout?: unknown }).timeout,
         region,
         accountId: OFFLINE_ACCOUNT_ID,
         stackName: this.stackName(),

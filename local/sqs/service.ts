@@ -24,6 +24,8 @@ export interface OfflineSqsOptions {
   resources: Record<string, TemplateResource | undefined>;
   functions: FunctionsWithSqsEvents;
   functionName: (key: string) => string;
+  /** provider.timeout, the functions' timeout unless they set their own. */
+  providerTimeout?: unknown;
   region: string;
   accountId: string;
   stackName: string;
@@ -44,7 +46,12 @@ export interface OfflineSqs {
 
 export async function startOfflineSqs(options: OfflineSqsOptions): Promise<OfflineSqs> {
   const settings = queuesFromResources(options.resources, options);
-  const mappings = eventSourceMappings(options.functions, settings, options.functionName);
+  const mappings = eventSourceMappings(
+    options.functions,
+    settings,
+    options.functionName,
+    options.providerTimeout,
+  );
   const queues = new OfflineSqsQueues(sqsDirectory(options.stateDir), {
     queues: [...settings.values()],
   });

@@ -104,9 +104,12 @@ function redrivePolicy(
   const target = policy.deadLetterTargetArn;
   const arn =
     typeof target === 'string' ? target : getAttArn(target, arnOf, `${logicalId} RedrivePolicy`);
+  if (policy.maxReceiveCount === undefined) {
+    throw new Error(`${logicalId}: the RedrivePolicy needs maxReceiveCount (1 to 1000)`);
+  }
   return {
     deadLetterTargetArn: arn,
-    maxReceiveCount: integer(logicalId, 'maxReceiveCount', policy.maxReceiveCount, 10, 1, 1000),
+    maxReceiveCount: integer(logicalId, 'maxReceiveCount', policy.maxReceiveCount, 0, 1, 1000),
   };
 }
 
@@ -172,14 +175,28 @@ export interface SqsEventDefinition {
 
 export type FunctionsWithSqsEvents = Record<
   string,
-  { name?: string; events?: { sqs?: SqsEventDefinition | string | Record<string, unknown> }[] }
+  {
+    name?: string;
+    /** Seconds; provider.timeout, else the framework's 6, when not set. */
+    timeout?: unknown;
+    events?: { sqs?: SqsEventDefinition | string | Record<string, unknown> }[];
+  }
 >;
 
-/** The functions' `sqs` events as mappings; disabled ones (`enabled: false`) are left out. */
+/** The framework's function timeout when neither the function nor the provider sets one. */
+const FRAMEWORK_DEFAULT_TIMEOUT = 6;
+
+/**
+ * The functions' `sqs` events as mappings; disabled ones (`enabled: false`) are left out. As
+ * CreateEventSourceMapping does, a queue whose visibility timeout is shorter than the function's
+ * timeout is refused ("Creating and configuring an Amazon SQS event source mapping": "Lambda
+ * validates this requirement when you create or update an event source mapping").
+ */
 export function eventSourceMappings(
   functions: FunctionsWithSqsEvents,
   queues: Map<string, QueueSettings>,
   functionName: (key: string) => string,
+  providerTimeout?: unknown,
 ): EventSourceMapping[] {
   const mappings: EventSourceMapping[] = [];
   for (const [key, definition] of Object.entries(functions)) {
@@ -200,6 +217,19 @@ export function eventSourceMappings(
       const queue = [...queues.values()].find((settings) => settings.arn === arn);
       const byName = queue ?? [...queues.values()].find((s) => s.name === arn.split(':').at(-1));
       if (!byName) throw new Error(`${where}: ${arn} is not a queue of this template`);
+      const timeout = integer(
+        `function ${key}`,
+        'timeout',
+        definition.timeout ?? providerTimeout,
+        FRAMEWORK_DEFAULT_TIMEOUT,
+        1,
+        900,
+      );
+      if (byName.visibilityTimeout < timeout) {
+        throw new Error(
+          `${where}: Invalid request provided: Queue visibility timeout: ${byName.visibilityTimeout} seconds is less than Function timeout: ${timeout} seconds`,
+        );
+      }
       const batchSize = integer(where, 'batchSize', sqs.batchSize, 10, 1, 10_000);
       const window = integer(where, 'maximumBatchingWindow', sqs.maximumBatchingWindow, 0, 0, 300);
       if (batchSize > 10 && window < 1) {
