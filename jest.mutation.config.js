@@ -12,10 +12,13 @@ import process from 'node:process';
 import base from './jest.config.js';
 
 /**
- * The unit test files, by name; MUTATE_TESTS=iot-policy,retry narrows a run scoped with
- * --mutate to the tests of those files, which makes Stryker's first full run short.
+ * The test files, by name: `retry` is tests/unit/retry.test.ts, `integration/rules-engine` is
+ * tests/integration/rules-engine.test.ts. MUTATE_TESTS=iot-sql,iot-sql-reference narrows a run
+ * scoped with --mutate to those files: Stryker runs every test that covers a mutant, and the
+ * rules engine's integration tests (retries, an offline IoT Core) cost seconds per mutant of the
+ * lexer or parser that the SQL unit tests kill as well.
  */
-const unitNames = process.env.MUTATE_TESTS?.split(',') ?? [
+const names = process.env.MUTATE_TESTS?.split(',') ?? [
   'broadcaster',
   'dashboard-frames',
   'dataset-csv',
@@ -23,18 +26,26 @@ const unitNames = process.env.MUTATE_TESTS?.split(',') ?? [
   'dataset-sample',
   'iot-policy',
   'iot-policy-matching',
+  'iot-policy-*',
+  'iot-rules-*',
   'iot-sql',
+  'iot-sql-reference',
   'retry',
   'simulator',
   'tokens',
   'topics',
+  // The rules engine with real targets in this process (a local Lambda API, dynalite, an offline
+  // IoT Core on free loopback ports): what kills mutants of local/iot/rules/engine.ts and actions.ts.
+  'integration/rules-engine',
+  'integration/rules-actions',
 ];
-const unit = unitNames.map((name) => `<rootDir>/tests/unit/${name}.test.ts`);
+const unit = names.map((name) =>
+  name.includes('/') ? `<rootDir>/tests/${name}.test.ts` : `<rootDir>/tests/unit/${name}.test.ts`,
+);
 
 const handlers = [
   '<rootDir>/tests/handlers/**/*.test.ts',
   '<rootDir>/tests/faults/delivery-faults.test.ts',
-  '<rootDir>/tests/integration/rules-engine.test.ts',
 ];
 
 /** @type {import('jest').Config} */

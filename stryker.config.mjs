@@ -17,7 +17,7 @@ export default {
   jest: {
     projectType: 'custom',
     configFile: 'jest.mutation.config.js',
-    enableFindRelatedTests: false,
+    enableFindRelatedTests: true,
   },
   coverageAnalysis: 'perTest',
   mutate: [
