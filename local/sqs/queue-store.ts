@@ -8,7 +8,6 @@
  * Long polling ("Amazon SQS short and long polling"): a receive that finds nothing waits, up to
  * WaitTimeSeconds, until a message is sent, made visible again, or its timeout ends.
  */
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { SqsError, queueDoesNotExist, invalidValue } from './errors';
 import { Journal, journalFile, readJournal } from './journal';
@@ -293,17 +292,6 @@ export class OfflineSqsQueues {
       sentAt: new Date(message.sentAt).toISOString(),
       receiveCount: message.receiveCount,
     }));
-  }
-
-  /** The queues that have a journal in the directory (for tools that run without the stack). */
-  async journaled(): Promise<string[]> {
-    try {
-      return (await readdir(this.directory))
-        .filter((name) => name.endsWith('.ndjson'))
-        .map((name) => path.basename(name, '.ndjson'));
-    } catch {
-      return [];
-    }
   }
 
   /** Deletes what outlived its queue's retention period (SQS does so whether anyone looks). */
