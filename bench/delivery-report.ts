@@ -3,6 +3,10 @@ import type { DeliveryResult } from './delivery';
 import { formatNumber, table } from './support/markdown';
 import { measuredUsd } from './targets';
 
+/** Per-reading counts with two significant digits: 0.013 is not 0.01. */
+const perReading = (value: number) =>
+  Number.isInteger(value) ? String(value) : value.toPrecision(2);
+
 export function renderDelivery(delivery: DeliveryResult): string[] {
   const parts = [
     '\n### Delivery modes: direct vs batched, per reading\n',
@@ -39,8 +43,8 @@ export function renderDelivery(delivery: DeliveryResult): string[] {
         row.rate,
         row.viewers,
         row.readings,
-        row.meteredPerReadingPerViewer,
-        row.invocationsPerReading,
+        perReading(row.meteredPerReadingPerViewer),
+        perReading(row.invocationsPerReading),
         row.invocationP50Ms,
         row.p50Ms,
         row.p99Ms,

@@ -333,7 +333,7 @@ function deliveryTargets(delivery: DeliveryResult): TargetResult[] {
     targets.push({
       name: 'batched: ≤ 0.05 metered messages per reading per viewer and ≤ 0.05 invocations per reading',
       at: `1 000 readings/s, 100 viewers (${busy.readings} readings${busy.driven ? '' : `; not driven: ${busy.notDriven}`})`,
-      measured: `${formatNumber(busy.meteredPerReadingPerViewer)} messages, ${formatNumber(busy.invocationsPerReading)} invocations`,
+      measured: `${busy.meteredPerReadingPerViewer} messages, ${busy.invocationsPerReading} invocations`,
       goal: '≤ 0.05 each (direct: 1)',
       ratio: round(worst / 0.05, 2),
       status: pass ? 'PASS' : 'MISS',
