@@ -945,7 +945,7 @@ describe('alarms', () => {
   });
 
   it.each(PACKAGES)(
-    '%s gives the dead-letter operator (npm run dlq -- --stage) only its calls, on its dead-letter queues and function',
+    '%s gives the dead-letter operator (npm run dlq -- --stage) only its calls, on this queue and function',
     (name) => {
       const policy = packages[name]!.template.Resources.DeadLetterOperatorPolicy!;
       expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
@@ -961,14 +961,7 @@ describe('alarms', () => {
             'sqs:DeleteMessage',
             'sqs:PurgeQueue',
           ],
-          // In batched delivery, the delivery queue's dead-letter queue too.
-          Resource:
-            MODE[name] === 'direct'
-              ? { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] }
-              : [
-                  { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
-                  { 'Fn::GetAtt': ['TelemetryDeliveryDeadLetterQueue', 'Arn'] },
-                ],
+          Resource: { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'Arn'] },
         },
         {
           Effect: 'Allow',
@@ -976,8 +969,45 @@ describe('alarms', () => {
           Resource: { 'Fn::GetAtt': ['ForwardTelemetryLambdaFunction', 'Arn'] },
         },
       ]);
+      expect(Boolean(packages[name]!.template.Resources.DeliveryDeadLetterOperatorPolicy)).toBe(
+        MODE[name] === 'batched',
+      );
     },
   );
+
+  it('batched: gives the delivery dead-letter operator (npm run dlq -- --delivery --stage) only its calls, on the delivery queues', () => {
+    const policy = packages.prod!.template.Resources.DeliveryDeadLetterOperatorPolicy!;
+    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+    expect(policy.Properties.ManagedPolicyName).toBe(
+      'telemetry-prod-delivery-dead-letter-operator',
+    );
+    // scripts/delivery-dead-letter-queue.ts: list (GetQueueUrl, ReceiveMessage,
+    // ChangeMessageVisibilityBatch), purge, redrive as SQS's move task (StartMessageMoveTask
+    // needs ReceiveMessage, DeleteMessage and GetQueueAttributes on the source and SendMessage on
+    // the destination; ListMessageMoveTasks to follow it: "Amazon SQS API permissions: Actions
+    // and resource reference"), one message by hand (GetQueueUrl + SendMessage, DeleteMessage).
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: [
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:PurgeQueue',
+          'sqs:GetQueueAttributes',
+          'sqs:StartMessageMoveTask',
+          'sqs:ListMessageMoveTasks',
+        ],
+        Resource: { 'Fn::GetAtt': ['TelemetryDeliveryDeadLetterQueue', 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': ['TelemetryDeliveryQueue', 'Arn'] },
+      },
+    ]);
+  });
 
   it('needs no new permission: the functions publish their metrics as log lines (EMF)', () => {
     const actions = resourcesOfType(packages.prod!.template, 'AWS::IAM::Role').flatMap(([, role]) =>
