@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { handler as connect } from '../../handlers/connect';
 import { handler as disconnect } from '../../handlers/disconnect';
 import { handler as forwardTelemetry } from '../../handlers/forwardTelemetry';
@@ -250,6 +251,20 @@ describe('forwardTelemetry with an SQS batch', () => {
       /eventSource/,
     );
     expect(env.api.posts).toEqual([]);
+  });
+
+  it('takes the sample event of sls invoke local (events/forwardTelemetry-sqs.json)', async () => {
+    await open('viewer');
+    const sample = JSON.parse(
+      await readFile(new URL('../../events/forwardTelemetry-sqs.json', import.meta.url), 'utf8'),
+    ) as ReturnType<typeof sqsEvent>;
+    await expect(forwardTelemetry(sample, lambdaContext())).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    expect(idsFor('viewer')).toEqual([
+      '0b0f8a4e-6c1e-4d57-9d5f-3c1f0f5f1a02',
+      '0b0f8a4e-6c1e-4d57-9d5f-3c1f0f5f1a03',
+    ]);
   });
 
   it('an empty batch or no viewer at all sends nothing and fails nothing', async () => {
