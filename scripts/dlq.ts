@@ -99,6 +99,8 @@ await runCommand(
       );
     }
     if (delivery) {
+      if (stage === undefined && region !== undefined)
+        throw new UsageError('--region needs --stage');
       const sqs =
         stage !== undefined
           ? new SQSClient({ region: region ?? process.env.AWS_REGION ?? 'us-east-1' })
