@@ -5,10 +5,14 @@
  * WebSocket viewers receive `telemetryBatch` frames: every reading exactly once (by id), each
  * device's in the order published within each frame, each viewer only what its filters match.
  * Across frames no order is promised: the event source mapping runs batches side by side, as
- * Lambda's does for a standard queue, and a client orders by `receivedAt`.
+ * Lambda's does for a standard queue, and a client orders by `receivedAt`. The queues and the
+ * mapping come from serverless.yml (resources/delivery-batched.yml): batch size 100, a 1 s
+ * window, ReportBatchItemFailures; a batch forwardTelemetry took is deleted from the queue.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { MqttClient } from 'mqtt';
+import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credentials';
 import type { TelemetryBatchFrame, TelemetryFrame } from '../../shared/protocol';
 import { connectDevice, deviceCredentials } from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
@@ -16,14 +20,21 @@ import { connectClient, type TestClient } from '../support/ws-client';
 
 const READINGS_PER_DEVICE = 25;
 const DEVICES = ['sensor-a', 'sensor-b'];
+const QUEUE = 'telemetry-dev-telemetry-delivery';
 
 let stack: OfflineStack;
 let everything: TestClient;
 let onlyA: TestClient;
 const devices: MqttClient[] = [];
+let sqs: SQSClient;
 
 beforeAll(async () => {
   stack = await startOfflineStack({ serverlessArgs: ['--param=deliveryMode=batched'] });
+  sqs = new SQSClient({
+    endpoint: stack.endpoints.sqs,
+    region: OFFLINE_REGION,
+    credentials: OFFLINE_CREDENTIALS,
+  });
   everything = await connectClient(stack.websocketUrl);
   onlyA = await connectClient(stack.websocketUrl);
   onlyA.send({ action: 'subscribe', topics: ['devices/sensor-a/telemetry'], requestId: 'a' });
@@ -36,6 +47,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  sqs?.destroy();
   await Promise.all(devices.map((device) => device.endAsync()));
   await everything?.close();
   await onlyA?.close();
@@ -58,6 +70,13 @@ async function distinctReadings(client: TestClient, count: number): Promise<Tele
 const seqOf = (reading: TelemetryFrame) => (reading.data as { seq: number }).seq;
 
 describe('batched delivery', () => {
+  it('announces the delivery queue and its event source mapping', () => {
+    expect(stack.output()).toContain(
+      `SQS triggers    ${QUEUE} → telemetry-dev-forwardTelemetry (batch 100, window 1 s, ReportBatchItemFailures)`,
+    );
+    expect(stack.output()).toMatch(/Topic rules +\S+ → sqs:telemetry-dev-telemetry-delivery/);
+  });
+
   it('every reading reaches each viewer exactly once, in telemetryBatch frames, in order per device', async () => {
     // Each device publishes its readings one after another (QoS 1: each acknowledged before the
     // next), both devices at once.
@@ -120,5 +139,24 @@ describe('batched delivery', () => {
         all.filter((reading) => reading.deviceId === 'sensor-a').map((reading) => reading.id),
       ),
     );
+  });
+
+  it('deletes the batches forwardTelemetry took from the delivery queue', async () => {
+    // After the test above every reading was delivered: nothing waits or is in flight.
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: QUEUE }));
+    const deadline = Date.now() + 10_000;
+    let attributes: Record<string, string> | undefined;
+    do {
+      attributes = (
+        await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))
+      ).Attributes;
+      if (attributes?.ApproximateNumberOfMessagesNotVisible === '0') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } while (Date.now() < deadline);
+    expect(attributes).toMatchObject({
+      ApproximateNumberOfMessages: '0',
+      ApproximateNumberOfMessagesNotVisible: '0',
+      VisibilityTimeout: '60',
+    });
   });
 });
