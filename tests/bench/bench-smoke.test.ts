@@ -17,7 +17,7 @@ interface Outcome {
   stderr: string;
 }
 
-function bench(args: string[], timeoutMs = 150_000): Promise<Outcome> {
+function bench(args: string[], timeoutMs = 200_000): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
       cwd: REPO_ROOT,
@@ -40,7 +40,7 @@ const runs: Partial<Record<BenchmarkName, { outcome: Outcome; results: BenchResu
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
-  const names: BenchmarkName[] = ['fanout', 'e2e', 'coldstart'];
+  const names: BenchmarkName[] = ['fanout', 'e2e', 'coldstart', 'delivery'];
   await Promise.all(
     names.map(async (name) => {
       const out = path.join(scratch, name);
@@ -54,7 +54,7 @@ beforeAll(async () => {
       runs[name] = { outcome, results };
     }),
   );
-}, 170_000);
+}, 220_000);
 
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
@@ -161,6 +161,34 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
+  it('delivery: every reading reaches every viewer in both modes; batched in fewer invocations and frames', () => {
+    const delivery = runs.delivery!.results.delivery!;
+    expect(delivery.errors).toEqual([]);
+    expect(delivery.rows.map((row) => row.mode).sort()).toEqual(['batched', 'direct']);
+    for (const row of delivery.rows) {
+      expect(row.readings).toBeGreaterThan(0);
+      expect(row.publishFailures).toBe(0);
+      // Counted by the viewers from the frames they received, each reading once.
+      expect(row.delivered).toBe(row.readings * row.viewers);
+      expect(row.lost).toBe(0);
+      expect(row.p50Ms).toBeGreaterThan(0);
+      expect(row.p50Ms).toBeLessThanOrEqual(row.p99Ms);
+      // Each frame is metered ⌈bytes / 32 KB⌉ and none is over one unit.
+      expect(row.maxFrameBytes).toBeLessThanOrEqual(32 * 1024);
+      expect(row.meteredMessages).toBe(row.frames);
+    }
+    const direct = delivery.rows.find((row) => row.mode === 'direct')!;
+    const batched = delivery.rows.find((row) => row.mode === 'batched')!;
+    // Direct: one invocation (the function's log lines) and one frame per viewer per reading.
+    expect(direct.invocations).toBe(direct.readings);
+    expect(direct.frames).toBe(direct.readings * direct.viewers);
+    // Batched: readings share invocations and frames.
+    expect(batched.invocations).toBeGreaterThan(0);
+    expect(batched.invocations).toBeLessThan(batched.readings);
+    expect(batched.frames).toBeLessThan(batched.readings * batched.viewers);
+    expect(batched.meteredPerReadingPerViewer).toBeLessThan(1);
+  });
+
   it('evaluates each target as PASS or MISS with a ratio, and explains a miss', () => {
     const targets = Object.values(runs).flatMap((run) => run.results.targets);
     expect(targets.length).toBeGreaterThanOrEqual(4);
@@ -177,7 +205,7 @@ describe('bench arguments', () => {
     const { code, stdout } = await bench(['--help'], 30_000);
     expect(code).toBe(0);
     expect(stdout).toContain('Usage: npm run bench --');
-    expect(stdout).toContain('--only fanout|e2e|coldstart');
+    expect(stdout).toContain('--only fanout|e2e|coldstart|flood|delivery');
   });
 
   it.each([[['--only', 'nope']], [['--bogus']], [['stray']]])(
