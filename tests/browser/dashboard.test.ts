@@ -448,6 +448,27 @@ describeInBrowser('the live dashboard', () => {
     }
   }, 60_000);
 
+  it('takes batched delivery: telemetryBatch frames, a redelivered reading dropped by id', async () => {
+    const feed: TelemetryFeed = await startTelemetryFeed();
+    const batchPage = await openDashboard(feed.url);
+    try {
+      await feed.connected();
+      const sent = await feed.batches('batch-00', 250, 100);
+      await waitForMessages('batch-00', sent.unique, batchPage);
+      await batchPage.waitForFunction(
+        (expected) => window.__dashboard!.stats.duplicates >= expected,
+        sent.duplicates,
+        { timeout: 10_000, polling: 100 },
+      );
+      const stats = await dashboardStats(batchPage);
+      expect(stats).toMatchObject({ telemetry: sent.unique, duplicates: sent.duplicates });
+      expect((await rows(batchPage))['batch-00']?.messages).toBe(sent.unique);
+    } finally {
+      await batchPage.close();
+      await feed.stop();
+    }
+  }, 30_000);
+
   it('logged no errors in the page', () => {
     if (refusedHandshakes.length > 0) {
       console.log(`handshakes refused, then retried:\n  ${refusedHandshakes.join('\n  ')}`);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { TelemetryFrame } from '../../shared/protocol';
+import type { TelemetryBatchFrame, TelemetryFrame } from '../../shared/protocol';
 import { reading } from './devices';
 
 export interface FeedReport {
@@ -24,6 +24,11 @@ export interface TelemetryFeed {
   connected(): Promise<void>;
   /** Sends `count` readings of one device as fast as the socket takes them. */
   burst(deviceId: string, count: number): Promise<FeedReport>;
+  /**
+   * Batched delivery: `count` readings of one device in `telemetryBatch` frames of `perFrame`,
+   * then the last frame's readings again in a new batch, as SQS redelivers a failed record.
+   */
+  batches(deviceId: string, count: number, perFrame: number): Promise<FeedReport>;
   /** `devices` devices, `perSecond` readings each per second, for `seconds`; every `duplicateEvery`-th frame twice. */
   stream(options: {
     devices: string[];
@@ -45,7 +50,7 @@ export async function startTelemetryFeed(): Promise<TelemetryFeed> {
     onConnection?.();
   });
   const sequences = new Map<string, number>();
-  const frameOf = (deviceId: string): string => {
+  const readingOf = (deviceId: string): TelemetryFrame => {
     const seq = sequences.get(deviceId) ?? 0;
     sequences.set(deviceId, seq + 1);
     const data = { deviceId, ...reading(seq) };
@@ -59,7 +64,12 @@ export async function startTelemetryFeed(): Promise<TelemetryFeed> {
       size: Buffer.byteLength(JSON.stringify(data)),
       data,
     };
-    return JSON.stringify(frame);
+    return frame;
+  };
+  const frameOf = (deviceId: string): string => JSON.stringify(readingOf(deviceId));
+  const batchOf = (items: TelemetryFrame[]): string => {
+    const batch: TelemetryBatchFrame = { type: 'telemetryBatch', id: randomUUID(), items };
+    return JSON.stringify(batch);
   };
   const send = (text: string) => {
     for (const socket of clients) socket.send(text);
@@ -75,6 +85,16 @@ export async function startTelemetryFeed(): Promise<TelemetryFeed> {
       const started = Date.now();
       for (let i = 0; i < count; i += 1) send(frameOf(deviceId));
       return { unique: count, duplicates: 0, elapsedMs: Date.now() - started };
+    },
+    async batches(deviceId, count, perFrame) {
+      const started = Date.now();
+      let last: TelemetryFrame[] = [];
+      for (let sent = 0; sent < count; sent += perFrame) {
+        last = Array.from({ length: Math.min(perFrame, count - sent) }, () => readingOf(deviceId));
+        send(batchOf(last));
+      }
+      send(batchOf(last));
+      return { unique: count, duplicates: last.length, elapsedMs: Date.now() - started };
     },
     async stream({ devices, perSecond, seconds, duplicateEvery }) {
       // Each device sends on its own phase within the period, as independent devices would.
