@@ -45,7 +45,7 @@ const spec = {
     'delivery modes side by side. Prints a markdown table and writes bench/results/<ISO date>.json.',
   options,
   notes: [
-    'The full run takes about 20 minutes; --quick under a minute.',
+    'The full run takes about 30 minutes (delivery alone ~7, two offline stacks); --quick a minute or two.',
     'Examples:',
     '  npm run bench',
     '  npm run bench -- --only fanout',
