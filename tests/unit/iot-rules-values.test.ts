@@ -85,6 +85,9 @@ describe('comparison operators ("Operators": =, <>, <, <=, >, >=)', () => {
       // "Data types", To Decimal: a Boolean is Undefined (only cast() makes it 1 or 0).
       ['true < 2', undefined],
       ['null < 2', undefined],
+      // Nor is an array, even of one numeric string: no conversion is tried for arrays.
+      ["['5'] < 6", undefined],
+      ['[5] >= 5', undefined],
     ]);
   });
 });
