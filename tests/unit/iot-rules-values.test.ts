@@ -136,6 +136,12 @@ describe('arithmetic operators ("Operators": +, -, *, /, %)', () => {
       ['-7 % 3', -1],
     ]);
 
+    it('unary minus negates a field; a numeric string divides as a Decimal', () => {
+      expect(value('-a', { a: 5 })).toBe(-5);
+      expect(value('-a', { a: '2.5' })).toBe(-2.5);
+      expect(value("'7' / 2")).toBe(3.5);
+    });
+
     it('0 * -1 is 0, not -0 (JSON has no negative zero)', () => {
       expect(Object.is(value('0 * -1'), 0)).toBe(true);
       expect(Object.is(value('-a', { a: 0 }), 0)).toBe(true);
