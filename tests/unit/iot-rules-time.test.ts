@@ -48,8 +48,18 @@ describe('parse_time(pattern, millis, zone)', () => {
     ['yy', Date.UTC(2005, 0, 1), 'UTC', '05'],
     ['MMM MMMM', Date.UTC(2023, 0, 1), 'UTC', 'Jan January'],
     ['MMM MMMM', Date.UTC(2023, 11, 1), 'UTC', 'Dec December'],
+    ['EEEE e', T, 'America/New_York', 'Tuesday 2'],
+    ['SSS', 1_700_000_000_005, 'UTC', '005'],
+    // No English name for the zone in the platform's data: its offset (Java would print JST).
+    ['z', T, 'Asia/Tokyo', 'GMT+09:00'],
   ])('%s at %d in %s is %s', (pattern, millis, zone, expected) => {
     expect(formatTime(pattern, millis, zone)).toBe(expected);
+  });
+
+  it('year 0 is 1 BC (there is no year 0 in the era calendar)', () => {
+    const yearZero = new Date(Date.UTC(2000, 0, 1));
+    yearZero.setUTCFullYear(0);
+    expect(formatTime('G yyyy', yearZero.getTime(), 'UTC')).toBe('BC 0001');
   });
 
   it.each([
@@ -95,6 +105,8 @@ describe('time_to_epoch(text, pattern)', () => {
     ['2023-3-5', 'yyyy-M-d', Date.UTC(2023, 2, 5)],
     ['2023-03-05', 'yyyy-M-d', Date.UTC(2023, 2, 5)],
     ['2023.11.14', 'yyyy.MM.dd', Date.UTC(2023, 10, 14)],
+    // Just before Paris moves its clocks forward (01:00 UTC): still UTC+1.
+    ['2023-03-26 01:30 Europe/Paris', 'yyyy-MM-dd HH:mm z', Date.UTC(2023, 2, 26, 0, 30)],
   ])('%s as %s is %d', (text, pattern, expected) => {
     expect(parseTime(text, pattern)).toBe(expected);
   });
@@ -108,6 +120,7 @@ describe('time_to_epoch(text, pattern)', () => {
     ['2023', "yyyy'"],
     ['2023a11', 'yyyy.MM'],
     ['2023-1-14', 'yyyy-MM-dd'],
+    ['2023-11-14', 'yy-MM-dd'],
   ])('%s as %s is Undefined', (text, pattern) => {
     expect(parseTime(text, pattern)).toBeUndefined();
   });
