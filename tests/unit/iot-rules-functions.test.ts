@@ -46,6 +46,8 @@ describe('numeric functions: a numeric string converts, Null, Boolean and a wron
     ['acos(1)', 0],
     ['acos(2)', undefined],
     ['asin(1)', 1.5707963267948966],
+    // "-0.0" converts to -0; a result is never -0 (JSON has no negative zero).
+    ["asin('-0.0')", 0],
     ['atan(1)', 0.7853981633974483],
     // "atan2(1, 0) = 1.5707963267948966"
     ['atan2(1, 0)', 1.5707963267948966],
