@@ -29,6 +29,8 @@ const resources: Resources = {
   Dlq: { Type: 'AWS::SQS::Queue', Properties: {} },
   T: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: 'tbl' } },
   T2: { Type: 'AWS::DynamoDB::Table' },
+  NoProps: { Type: 'AWS::SQS::Queue' },
+  DeadLetterQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'dlq' } },
   Bucket: { Type: 'AWS::S3::Bucket' },
 };
 
@@ -152,6 +154,42 @@ describe('AWS::IoT::TopicRule resources', () => {
     ]);
   });
 
+  it('a rule’s function is its Lambda action’s, wherever that action stands', () => {
+    const [rule] = rulesOf({
+      Actions: [
+        { Sqs: { QueueUrl: { Ref: 'Q' } } },
+        { Lambda: { FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:second' } },
+      ],
+    });
+    expect(rule!.functionName).toBe('second');
+  });
+
+  it('a queue without properties is named by its logical id; a dead-letter queue is known by it', () => {
+    const [rule] = rulesOf({
+      Actions: [
+        { Sqs: { QueueUrl: { Ref: 'NoProps' } } },
+        { Sqs: { QueueUrl: { Ref: 'DeadLetterQueue' } } },
+      ],
+    });
+    expect(rule!.actions!.map(plain)).toEqual([
+      { kind: 'sqs', queueName: 'NoProps', useBase64: false, deadLetters: false },
+      { kind: 'sqs', queueName: 'dlq', useBase64: false, deadLetters: true },
+    ]);
+  });
+
+  it('an error keeps what caused it', () => {
+    let caught: unknown;
+    try {
+      rulesOf({ Sql: 'SELECT' });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as Error).cause).toBeInstanceOf(Error);
+    expect(((caught as Error).cause as Error).message).toBe(
+      'at position 6: expected an expression, found end of SQL',
+    );
+  });
+
   it('finds the function of a Lambda action by ARN or by Fn::GetAtt, in either form', () => {
     const functionOf = (arn: unknown) =>
       rulesOf({ Actions: [{ Lambda: { FunctionArn: arn } }] })[0]!.functionName;
@@ -212,6 +250,11 @@ describe('AWS::IoT::TopicRule resources', () => {
       'Sqs action: Missing is not a queue',
     ],
     [{ Actions: [{ Sqs: { QueueUrl: '' } }] }, 'Sqs action: cannot resolve QueueUrl ""'],
+    [{ Actions: [{ Sqs: {} }] }, 'Sqs action: cannot resolve QueueUrl undefined'],
+    [
+      { Actions: [{ DynamoDBv2: { PutItem: { TableName: { Ref: 'Missing' } } } }] },
+      'DynamoDBv2: Missing is not a table',
+    ],
     [{ Actions: [{ Republish: {} }] }, 'Republish needs a Topic'],
     [
       { Actions: [{ DynamoDBv2: { PutItem: { TableName: { Ref: 'Q' } } } }] },
@@ -332,5 +375,28 @@ describe('names', () => {
       'RepublishAction',
       'DynamoDBv2Action',
     ]);
+  });
+});
+
+describe('a template without resources', () => {
+  it('a queue or table reference to nothing is refused by name', () => {
+    const withExtension = (actions: unknown[]) => () =>
+      rulesFromTemplate(
+        { foo: { events: [{ iot: { sql: SQL } }] } },
+        {
+          functionName,
+          extensions: {
+            FooIotTopicRule1: { Properties: { TopicRulePayload: { Actions: actions } } },
+          },
+        },
+      );
+    expect(messageOf(withExtension([{ Sqs: { QueueUrl: { Ref: 'Q' } } }]))).toBe(
+      `Topic rule FooIotTopicRule1 (function foo): Sqs action: Q is not a queue\n  SQL: ${SQL}`,
+    );
+    expect(
+      messageOf(withExtension([{ DynamoDBv2: { PutItem: { TableName: { Ref: 'T' } } } }])),
+    ).toBe(
+      `Topic rule FooIotTopicRule1 (function foo): DynamoDBv2: T is not a table\n  SQL: ${SQL}`,
+    );
   });
 });
