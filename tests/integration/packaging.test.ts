@@ -79,8 +79,7 @@ async function sls(
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), 'telemetry-package-'));
-  // Side by side: each build has its own folders, and a build waits on I/O for much of its time.
-  const build = async (name: string) => {
+  for (const name of PACKAGES) {
     const stage = name === PROD_DIRECT ? 'prod' : name;
     const dir = path.join(scratch, name);
     // A fresh esbuild folder per build: serverless-esbuild zips whatever an earlier build left.
@@ -99,8 +98,7 @@ beforeAll(async () => {
       await readFile(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
     ) as Template;
     packages[name] = { dir, template, output };
-  };
-  await Promise.all(PACKAGES.map(build));
+  }
 }, 360_000);
 
 afterAll(() => rm(scratch, { recursive: true, force: true }));
