@@ -20,7 +20,12 @@ import {
 import { defaultLocalCloudDir } from '../local/iot/identity';
 import { OfflineLambdaInvoker } from '../local/iot/lambda-invoker';
 import { runCommand, UsageError, type CommandSpec } from './cli/command-line';
-import { runStageCommand, stageQueueName, StageDeadLetterQueue } from './dead-letter-queue';
+import {
+  runStageCommand,
+  stageQueueName,
+  StageDeadLetterQueue,
+  type CommandIo,
+} from './dead-letter-queue';
 import {
   DeliveryDeadLetterQueue,
   deliveryDeadLetterQueueName,
@@ -87,6 +92,20 @@ const spec = {
   ],
 } as const satisfies CommandSpec<typeof options>;
 
+/** Output to stdout; a question (before purging) only on a terminal. */
+const terminal: CommandIo = {
+  write: (text) => process.stdout.write(text),
+  ask: async (question) => {
+    if (!process.stdin.isTTY) return undefined;
+    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return await prompt.question(question);
+    } finally {
+      prompt.close();
+    }
+  },
+};
+
 const [subcommand, ...rest] = process.argv.slice(2);
 const argv = subcommand === '--help' || subcommand === '-h' ? ['--help'] : rest;
 
@@ -120,23 +139,7 @@ await runCommand(
                   )
                 : error;
             });
-      process.exitCode = await runDeliveryCommand(
-        queue,
-        subcommand,
-        { id, json, yes },
-        {
-          write: (text) => process.stdout.write(text),
-          ask: async (question) => {
-            if (!process.stdin.isTTY) return undefined;
-            const prompt = createInterface({ input: process.stdin, output: process.stdout });
-            try {
-              return await prompt.question(question);
-            } finally {
-              prompt.close();
-            }
-          },
-        },
-      );
+      process.exitCode = await runDeliveryCommand(queue, subcommand, { id, json, yes }, terminal);
       return;
     }
     if (stage !== undefined) {
@@ -146,23 +149,7 @@ await runCommand(
         new LambdaClient(clientConfig),
         stage,
       );
-      process.exitCode = await runStageCommand(
-        queue,
-        subcommand,
-        { id, json, yes },
-        {
-          write: (text) => process.stdout.write(text),
-          ask: async (question) => {
-            if (!process.stdin.isTTY) return undefined;
-            const prompt = createInterface({ input: process.stdin, output: process.stdout });
-            try {
-              return await prompt.question(question);
-            } finally {
-              prompt.close();
-            }
-          },
-        },
-      );
+      process.exitCode = await runStageCommand(queue, subcommand, { id, json, yes }, terminal);
       return;
     }
     if (subcommand === 'purge') throw new UsageError('purge needs --stage');

@@ -11,6 +11,7 @@
  * after the date stamp on the request … or more than 15 minutes in the future").
  */
 import { createHash, createHmac, timingSafeEqual, type BinaryLike } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface SigV4Request {
@@ -22,6 +23,31 @@ export interface SigV4Request {
   /** Header names in lower case, as Node's IncomingMessage has them. */
   headers: Record<string, string | string[] | undefined>;
   body: Uint8Array | string;
+}
+
+/** A Node request and its body as the verifier reads them: path undecoded, query decoded. */
+export function sigV4RequestOf(
+  request: IncomingMessage,
+  body: Buffer,
+  defaultMethod = 'GET',
+): SigV4Request {
+  const target = request.url ?? '/';
+  const queryAt = target.indexOf('?');
+  const query: Record<string, string | string[]> = {};
+  if (queryAt >= 0) {
+    for (const [name, value] of new URLSearchParams(target.slice(queryAt + 1))) {
+      const seen = query[name];
+      query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+    }
+  }
+  return {
+    method: request.method ?? defaultMethod,
+    // Undecoded: the signer escapes the path as the SDK did when it signed.
+    path: queryAt >= 0 ? target.slice(0, queryAt) : target,
+    query,
+    headers: request.headers,
+    body,
+  };
 }
 
 export interface SigV4Credentials {

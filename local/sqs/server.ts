@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { verifySigV4, type SigV4Credentials } from '../aws/sigv4';
+import { sigV4RequestOf, verifySigV4, type SigV4Credentials } from '../aws/sigv4';
 import { close, listen } from '../iot/broker/mqtt-endpoint';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../offline-credentials';
 import { SqsError, invalidValue, queueDoesNotExist } from './errors';
@@ -116,7 +116,7 @@ export async function startSqsEndpoint(options: SqsEndpointOptions): Promise<Sqs
     const requestId = randomUUID();
     try {
       const body = await readBody(request);
-      const verdict = await verifySigV4(signedRequestOf(request, body), credentials, {
+      const verdict = await verifySigV4(sigV4RequestOf(request, body, 'POST'), credentials, {
         service: SQS_SIGNING_SERVICE,
         region,
       });
@@ -220,25 +220,6 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
     request.once('end', () => resolve(Buffer.concat(chunks)));
     request.once('error', reject);
   });
-}
-
-function signedRequestOf(request: IncomingMessage, body: Buffer) {
-  const target = request.url ?? '/';
-  const queryAt = target.indexOf('?');
-  const query: Record<string, string | string[]> = {};
-  if (queryAt >= 0) {
-    for (const [name, value] of new URLSearchParams(target.slice(queryAt + 1))) {
-      const seen = query[name];
-      query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
-    }
-  }
-  return {
-    method: request.method ?? 'POST',
-    path: queryAt >= 0 ? target.slice(0, queryAt) : target,
-    query,
-    headers: request.headers,
-    body,
-  };
 }
 
 function parseParams(body: Buffer): Params {

@@ -6,8 +6,8 @@
  * publishes nothing. It listens on loopback only.
  */
 import { randomUUID } from 'node:crypto';
-import http, { type IncomingMessage } from 'node:http';
-import { verifySigV4, type SigV4Credentials } from '../../aws/sigv4';
+import http from 'node:http';
+import { sigV4RequestOf, verifySigV4, type SigV4Credentials } from '../../aws/sigv4';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../offline-credentials';
 import { close, listen } from '../broker/mqtt-endpoint';
 import {
@@ -48,7 +48,7 @@ export async function startDataPlaneEndpoint(
     try {
       // The signature covers the body's hash: the body is read (within IoT's limit) first.
       const body = await readPublishBody(request);
-      const verdict = await verifySigV4(signedRequestOf(request, body), credentials, {
+      const verdict = await verifySigV4(sigV4RequestOf(request, body), credentials, {
         service: DATA_PLANE_SIGNING_SERVICE,
         region,
       });
@@ -66,26 +66,6 @@ export async function startDataPlaneEndpoint(
       server.closeAllConnections();
       await close(server);
     },
-  };
-}
-
-function signedRequestOf(request: IncomingMessage, body: Buffer) {
-  const target = request.url ?? '/';
-  const queryAt = target.indexOf('?');
-  const query: Record<string, string | string[]> = {};
-  if (queryAt >= 0) {
-    for (const [name, value] of new URLSearchParams(target.slice(queryAt + 1))) {
-      const seen = query[name];
-      query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
-    }
-  }
-  return {
-    method: request.method ?? 'GET',
-    // Undecoded: the signer escapes the path as the SDK did when it signed.
-    path: queryAt >= 0 ? target.slice(0, queryAt) : target,
-    query,
-    headers: request.headers,
-    body,
   };
 }
 
