@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { handler as authorize } from '../../handlers/authorize';
 import { signAccessToken } from '../../shared/auth/tokens';
 import { resetLazyValues } from '../../shared/runtime/lazy';
@@ -60,5 +62,114 @@ describe('the $connect authorizer', () => {
       { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: METHOD_ARN },
     ]);
     expect(result).not.toHaveProperty('context');
+  });
+
+  it('denies a $connect without any query string (API Gateway passes null)', async () => {
+    const result = await authorize(
+      { ...event(), queryStringParameters: null } as unknown as APIGatewayRequestAuthorizerEvent,
+      lambdaContext(),
+    );
+    expect(result.policyDocument.Statement).toEqual([
+      { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: METHOD_ARN },
+    ]);
+  });
+});
+
+/**
+ * On AWS the secret is an SSM SecureString read with GetParameter (JSON 1.1 protocol:
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html). A
+ * local SSM endpoint that answers as the service does, found by the SDK through
+ * AWS_ENDPOINT_URL_SSM as the handlers find every local twin.
+ */
+describe('the $connect authorizer with its secret in SSM', () => {
+  const PARAMETER = '/edge/dev/token-secret';
+  let ssm: Server;
+  let answer: (name: string) => { status: number; body: object };
+  const requests: {
+    target: string | undefined;
+    body: { Name?: string; WithDecryption?: boolean };
+  }[] = [];
+
+  beforeAll(async () => {
+    ssm = createServer((request, response) => {
+      let raw = '';
+      request.on('data', (chunk: Buffer) => (raw += chunk.toString('utf8')));
+      request.on('end', () => {
+        const body = JSON.parse(raw) as { Name?: string; WithDecryption?: boolean };
+        requests.push({ target: request.headers['x-amz-target'] as string | undefined, body });
+        const { status, body: reply } = answer(body.Name ?? '');
+        response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+        response.end(JSON.stringify(reply));
+      });
+    });
+    await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve));
+    process.env.AWS_ENDPOINT_URL_SSM = `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`;
+  });
+  afterEach(() => {
+    process.env.TOKEN_SECRET = SECRET;
+    delete process.env.TOKEN_SECRET_PARAMETER;
+    requests.length = 0;
+    resetLazyValues();
+  });
+  afterAll(async () => {
+    delete process.env.AWS_ENDPOINT_URL_SSM;
+    await new Promise((resolve) => ssm.close(resolve));
+  });
+
+  const fromParameter = () => {
+    delete process.env.TOKEN_SECRET;
+    process.env.TOKEN_SECRET_PARAMETER = PARAMETER;
+    resetLazyValues();
+  };
+
+  it('reads it decrypted once and allows a token signed with it', async () => {
+    answer = (name) => ({
+      status: 200,
+      body: { Parameter: { Name: name, Type: 'SecureString', Value: SECRET, Version: 1 } },
+    });
+    fromParameter();
+    const result = await authorize(event(await token()), lambdaContext());
+    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+    await authorize(event(await token()), lambdaContext());
+    expect(requests).toEqual([
+      { target: 'AmazonSSM.GetParameter', body: { Name: PARAMETER, WithDecryption: true } },
+    ]);
+  });
+
+  // A secret that cannot be read is the stage's fault, not the client's: the authorizer fails
+  // (API Gateway answers the handshake 500) instead of denying the token as invalid (403), and
+  // the next connection tries SSM again.
+  it.each([
+    [
+      'the parameter does not exist',
+      () => ({
+        status: 400,
+        body: { __type: 'ParameterNotFound', message: 'Parameter not found' },
+      }),
+      /Parameter not found/,
+    ],
+    [
+      'the parameter is empty',
+      (name: string) => ({
+        status: 200,
+        body: { Parameter: { Name: name, Type: 'SecureString', Value: '', Version: 1 } },
+      }),
+      new RegExp(`SSM parameter ${PARAMETER} is empty`),
+    ],
+  ])('fails, not denies, when %s', async (_name, reply, message) => {
+    answer = reply;
+    fromParameter();
+    await expect(authorize(event(await token()), lambdaContext())).rejects.toThrow(message);
+    await expect(authorize(event(await token()), lambdaContext())).rejects.toThrow(message);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('fails when neither a secret nor its parameter is configured', async () => {
+    delete process.env.TOKEN_SECRET;
+    resetLazyValues();
+    await expect(authorize(event(await token()), lambdaContext())).rejects.toThrow(
+      'Set TOKEN_SECRET or TOKEN_SECRET_PARAMETER for the WebSocket authorizer',
+    );
+    expect(requests).toEqual([]);
   });
 });

@@ -70,6 +70,51 @@ describe('a token limited to some topics', () => {
     });
   });
 
+  it('with two scopes, a filter either one covers is allowed; the refusal lists each outside filter', async () => {
+    const twoScopes: Principal = {
+      subject: 's',
+      topics: ['devices/sensor-1/#', 'devices/sensor-2/#'],
+      commands: false,
+    };
+    await connect(webSocketEvent('c', '$connect', undefined, twoScopes), lambdaContext());
+    const [before] = await env.items();
+    await expect(
+      answer(
+        subscribe,
+        'subscribe',
+        {
+          action: 'subscribe',
+          topics: ['devices/sensor-3/telemetry', 'devices/sensor-2/telemetry', 'devices/+/status'],
+        },
+        twoScopes,
+      ),
+    ).resolves.toMatchObject({
+      type: 'error',
+      code: 'FORBIDDEN',
+      message:
+        'The token does not allow these topic filters: devices/sensor-3/telemetry, devices/+/status',
+      details: {
+        outside: ['devices/sensor-3/telemetry', 'devices/+/status'],
+        allowed: ['devices/sensor-1/#', 'devices/sensor-2/#'],
+      },
+    });
+    const [refused] = await env.items();
+    expect(refused?.topics).toEqual(before?.topics);
+
+    // Only the second scope covers it: allowed.
+    await expect(
+      answer(
+        subscribe,
+        'subscribe',
+        { action: 'subscribe', topics: ['devices/sensor-2/telemetry'] },
+        twoScopes,
+      ),
+    ).resolves.toMatchObject({
+      type: 'subscribed',
+      topics: ['devices/sensor-1/#', 'devices/sensor-2/#', 'devices/sensor-2/telemetry'],
+    });
+  });
+
   it('a token for every topic subscribes to anything', async () => {
     const everything: Principal = { subject: 's', topics: null, commands: false };
     await connect(webSocketEvent('c', '$connect', undefined, everything), lambdaContext());

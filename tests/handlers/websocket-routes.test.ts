@@ -223,6 +223,7 @@ describe('bad input: an error frame on the client’s own connection, nothing wr
     ['no action at all', 'UNKNOWN_ACTION', defaultRoute, '$default', '{"message":"hi"}'],
     ['a JSON array', 'UNKNOWN_ACTION', defaultRoute, '$default', '[1,2]'],
     ['an empty frame', 'INVALID_JSON', defaultRoute, '$default', ''],
+    ['a JSON null', 'UNKNOWN_ACTION', defaultRoute, '$default', 'null'],
     [
       'a missing message',
       'VALIDATION_FAILED',
