@@ -31,6 +31,9 @@ const names = process.env.MUTATE_TESTS?.split(',') ?? [
   'iot-sql',
   'iot-sql-reference',
   'retry',
+  // The fan-out's batch planner and its PostToConnection (a real HTTP server in the test process).
+  'telemetry-batch',
+  'signed-sender',
   'simulator',
   'tokens',
   'topics',

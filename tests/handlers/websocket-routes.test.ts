@@ -8,7 +8,6 @@ import { handler as subscribe } from '../../handlers/subscribe';
 import { handler as unsubscribe } from '../../handlers/unsubscribe';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoConnectionRepository } from '../../shared/connections/repository';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
 import { TEST_TABLE } from '../support/local-dynamodb';
 import { lambdaContext, webSocketEvent } from '../support/lambda';
@@ -355,103 +354,6 @@ describe('$connect and $disconnect act only on their own lifecycle event', () =>
     expect(frame(response)).toMatchObject({ type: 'error', code: 'UNKNOWN_ACTION' });
     const [item] = await env.items();
     expect(item?.topics).toEqual(new Set(['devices/a/#']));
-  });
-});
-
-describe('rate limit: burst of 20, then 5 per second (README), on every action', () => {
-  beforeEach(clearTable);
-  const bucket = { perSecond: 5, burst: 20 };
-  const repository = () =>
-    new DynamoConnectionRepository(
-      DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint })),
-      TEST_TABLE,
-      3600,
-    );
-
-  it('gives exactly the burst to 30 concurrent takes at one instant, then refills 5 per second', async () => {
-    await call(connect, 'busy', '$connect');
-    const connections = repository();
-    const t0 = 1_800_000_000_000;
-    const results = await Promise.all(
-      Array.from({ length: 30 }, () => connections.takeToken('busy', bucket, t0)),
-    );
-    expect(results.filter((result) => result.allowed)).toHaveLength(20);
-    expect(await connections.takeToken('busy', bucket, t0)).toEqual({
-      allowed: false,
-      retryAfterMs: 200,
-    });
-    // One token 200 ms later, and only one.
-    expect(await connections.takeToken('busy', bucket, t0 + 200)).toEqual({ allowed: true });
-    expect(await connections.takeToken('busy', bucket, t0 + 200)).toMatchObject({ allowed: false });
-    // An idle second later: five more.
-    const later = await Promise.all(
-      Array.from({ length: 8 }, () => connections.takeToken('busy', bucket, t0 + 1200)),
-    );
-    expect(later.filter((result) => result.allowed)).toHaveLength(5);
-  });
-
-  it('answers RATE_LIMITED past the burst and the connection stays usable', async () => {
-    await call(connect, 'steady', '$connect');
-    const body = '{"action":"unsubscribe","topics":["x/y"]}';
-    let allowed = 0;
-    let refused: { code?: string; details: { retryAfterMs: number } } | undefined;
-    // Until the first refusal (bounded): at least the burst of 20 goes through first.
-    for (let i = 0; i < 100 && !refused; i++) {
-      const answer = frame(await call(unsubscribe, 'steady', 'unsubscribe', body));
-      if (answer.type === 'unsubscribed') allowed++;
-      else refused = answer;
-    }
-    expect(allowed).toBeGreaterThanOrEqual(20);
-    expect(refused).toMatchObject({ code: 'RATE_LIMITED' });
-    const retryAfterMs = refused?.details.retryAfterMs ?? Number.NaN;
-    expect(retryAfterMs).toBeLessThanOrEqual(200);
-    // Usable after its retry-after (plus the millisecond rounding of the answer): the bucket
-    // refilled, the connection is still registered.
-    await new Promise((resolve) => setTimeout(resolve, retryAfterMs + 5));
-    expect(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)).type).toBe('unsubscribed');
-  });
-
-  it('a warm instance refuses an over-limit take without a DynamoDB call, and only while it must', async () => {
-    await call(connect, 'flooder', '$connect');
-    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint }));
-    const requests: string[] = [];
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        requests.push(String(context.commandName));
-        return next(args);
-      },
-      { step: 'initialize', name: 'countRequests' },
-    );
-    const warm = new DynamoConnectionRepository(client, TEST_TABLE, 3600);
-    const t0 = 1_800_000_000_000;
-    for (let i = 0; i < 20; i++)
-      expect(await warm.takeToken('flooder', bucket, t0)).toEqual({ allowed: true });
-    // The first refusal reads the stored schedule; the next ones are answered from memory.
-    expect(await warm.takeToken('flooder', bucket, t0)).toEqual({
-      allowed: false,
-      retryAfterMs: 200,
-    });
-    requests.length = 0;
-    expect(await warm.takeToken('flooder', bucket, t0 + 50)).toEqual({
-      allowed: false,
-      retryAfterMs: 150,
-    });
-    expect(requests).toEqual([]);
-    // Another instance took nothing meanwhile: at the retry-after the stored schedule allows one.
-    expect(await warm.takeToken('flooder', bucket, t0 + 200)).toEqual({ allowed: true });
-    expect(requests.length).toBeGreaterThan(0);
-    // What the memory refuses, the table refuses too (a cold instance agrees).
-    expect(await repository().takeToken('flooder', bucket, t0 + 200)).toMatchObject({
-      allowed: false,
-    });
-    expect(await warm.takeToken('flooder', bucket, t0 + 200)).toMatchObject({ allowed: false });
-  });
-
-  it('an unregistered connection is not metered as allowed', async () => {
-    expect(await repository().takeToken('nobody', bucket, Date.now())).toEqual({
-      allowed: false,
-      unregistered: true,
-    });
   });
 });
 

@@ -41,7 +41,7 @@ class RecordingSender implements ConnectionSender {
 
 function setUp(
   connections: Connection[],
-  options: { concurrency?: number; pageSize?: number } = {},
+  options: { concurrency?: number; pageSize?: number; retryPolicy?: RetryPolicy } = {},
 ) {
   const sender = new RecordingSender();
   const removed: { id: string; connectedBefore: number | undefined }[] = [];
@@ -64,7 +64,7 @@ function setUp(
     repository,
     sender,
     concurrency: options.concurrency ?? 4,
-    retryPolicy: NO_WAIT,
+    retryPolicy: options.retryPolicy ?? NO_WAIT,
     now: () => NOW,
   });
   return { broadcaster, sender, removed };
@@ -183,6 +183,100 @@ describe('Broadcaster', () => {
     // The attempt's time is the smaller of requestTimeoutMs (50) and the time left (≈ 5 s).
     expect(post!.timeoutMs).toBe(50);
     expect(Date.now() - before).toBeLessThan(5_000);
+  });
+});
+
+/** Batched delivery: each connection its own frames, in order (shared/telemetry/delivery.ts). */
+describe('Broadcaster.deliverEach', () => {
+  const frame = (data: string, tag = data) => ({ data, tag });
+  const framesOf = (...data: string[]) => data.map((text) => frame(text));
+
+  it('posts each connection its frames one after the other, in order, and counts every post', async () => {
+    const { broadcaster, sender } = setUp(everyone('a', 'b', 'c'), { concurrency: 2 });
+    const plan = new Map([
+      ['a', framesOf('a1', 'a2', 'a3')],
+      ['b', framesOf('b1')],
+      ['c', framesOf('c1', 'c2')],
+    ]);
+    const result = await broadcaster.deliverEach((connection) =>
+      plan.get(connection.connectionId)!,
+    );
+    expect(result).toEqual({ delivered: 3, gone: 0, failed: 0, posts: 6, failures: [] });
+    for (const [id, frames] of plan) {
+      expect(
+        sender.posts.filter((post) => post.connectionId === id).map((post) => post.data),
+      ).toEqual(frames.map((planned) => planned.data));
+    }
+  });
+
+  it('skips a connection with no frames: not posted to, not counted', async () => {
+    const { broadcaster, sender } = setUp(everyone('a', 'idle'));
+    const result = await broadcaster.deliverEach((connection) =>
+      connection.connectionId === 'idle' ? [] : framesOf('x'),
+    );
+    expect(result).toEqual({ delivered: 1, gone: 0, failed: 0, posts: 1, failures: [] });
+    expect(sender.posts.map((post) => post.connectionId)).toEqual(['a']);
+  });
+
+  it('never sends to the excluded connection', async () => {
+    const { broadcaster, sender } = setUp(everyone('me', 'you'));
+    const result = await broadcaster.deliverEach(() => framesOf('x'), { exclude: 'me' });
+    expect(sender.posts.map((post) => post.connectionId)).toEqual(['you']);
+    expect(result.delivered).toBe(1);
+  });
+
+  it('a frame that fails for good ends that connection: it and the later frames are undelivered', async () => {
+    const { broadcaster, sender } = setUp(everyone('bad', 'ok'));
+    const refused = { $metadata: { httpStatusCode: 403 } };
+    // The first frame arrives, the second is refused; the third is never tried.
+    sender.answers.set('bad', ['delivered', refused]);
+    const frames = framesOf('f1', 'f2', 'f3');
+    const result = await broadcaster.deliverEach(() => frames);
+    expect(result).toEqual({
+      delivered: 1,
+      gone: 0,
+      failed: 1,
+      posts: 4,
+      failures: [{ connectionId: 'bad', error: refused, undelivered: [frames[1], frames[2]] }],
+    });
+    expect(
+      sender.posts.filter((post) => post.connectionId === 'bad').map((post) => post.data),
+    ).toEqual(['f1', 'f2']);
+  });
+
+  it('a 410 ends that connection as gone, removed after the grace period, its later frames unsent', async () => {
+    const { broadcaster, sender, removed } = setUp(everyone('stale', 'ok'));
+    sender.answers.set('stale', ['delivered', 'gone']);
+    const result = await broadcaster.deliverEach(() => framesOf('f1', 'f2', 'f3'));
+    expect(result).toEqual({ delivered: 1, gone: 1, failed: 0, posts: 4, failures: [] });
+    expect(sender.posts.filter((post) => post.connectionId === 'stale')).toHaveLength(2);
+    expect(removed).toEqual([{ id: 'stale', connectedBefore: NOW - DEFAULT_CONNECT_GRACE_MS }]);
+  });
+
+  it('retries each frame within the deadline it is given', async () => {
+    // Attempts may take a minute by the policy: only the deadline bounds them.
+    const { broadcaster, sender } = setUp(everyone('a'), {
+      retryPolicy: { ...NO_WAIT, requestTimeoutMs: 60_000 },
+    });
+    sender.answers.set('a', ['delivered', { code: 'ECONNRESET' }, 'delivered']);
+    const result = await broadcaster.deliverEach(() => framesOf('f1', 'f2'), {
+      deadline: Date.now() + 2_000,
+    });
+    expect(result).toMatchObject({ delivered: 1, failed: 0, posts: 2 });
+    expect(sender.posts.map((post) => post.data)).toEqual(['f1', 'f2', 'f2']);
+    for (const post of sender.posts) {
+      expect(post.timeoutMs).toBeGreaterThan(0);
+      expect(post.timeoutMs).toBeLessThanOrEqual(2_000);
+    }
+  });
+
+  it('without a deadline, gives each frame about five seconds', async () => {
+    const { broadcaster, sender } = setUp(everyone('a'), {
+      retryPolicy: { ...NO_WAIT, requestTimeoutMs: 60_000 },
+    });
+    await broadcaster.deliverEach(() => framesOf('f1'));
+    expect(sender.posts[0]!.timeoutMs).toBeGreaterThan(4_000);
+    expect(sender.posts[0]!.timeoutMs).toBeLessThanOrEqual(5_000);
   });
 });
 
