@@ -6,7 +6,7 @@
  * Transient errors are those the AWS SDK retries itself ("Retry behavior", AWS SDKs and Tools
  * Reference Guide): throttling (429), server errors (5xx) and network failures or timeouts.
  */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
@@ -138,6 +138,30 @@ describe('retrying', () => {
     await expect(retrying(attempt, slow, Date.now() + 1_000)).rejects.toBe(throttled);
     expect(timeouts).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('does not retry when the wait would end exactly at the deadline', async () => {
+    // A frozen clock: the first attempt gets the 25 ms left, the backoff is 25 ms (random = 0),
+    // and an attempt that starts at the deadline would have no time at all.
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      const policy: RetryPolicy = {
+        attempts: 4,
+        baseDelayMs: 50,
+        maxDelayMs: 50,
+        requestTimeoutMs: 500,
+      };
+      const unavailable = status(503);
+      const { attempt, timeouts } = scripted([unavailable]);
+      const outcome = retrying(attempt, policy, 1_000_025, () => 0).catch(
+        (error: unknown) => error,
+      );
+      await jest.advanceTimersByTimeAsync(100);
+      await expect(outcome).resolves.toBe(unavailable);
+      expect(timeouts).toEqual([25]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('waits the backoff between tries (random = 0: half of each step)', async () => {

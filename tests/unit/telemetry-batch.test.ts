@@ -153,6 +153,17 @@ describe('ViewerFramePlanner', () => {
     expect(received(onlyA)[0]!.id).not.toBe(received(all)[0]!.id);
   });
 
+  it('viewers whose selections read alike without separators still get their own readings', () => {
+    // 24 readings: one viewer selects readings 1, 2 and 3, the other 1 and 23 ("123" both ways).
+    const device = (n: number) => (n === 1 ? 'a' : n === 2 || n === 3 ? 'b' : n === 23 ? 'c' : 'z');
+    const frames = Array.from({ length: 24 }, (_, n) => reading(device(n), n));
+    const plan = planner(frames);
+    const aAndB = plan.framesFor({ topics: ['devices/a/#', 'devices/b/#'] });
+    const aAndC = plan.framesFor({ topics: ['devices/a/#', 'devices/c/#'] });
+    expect(idsIn(aAndB)).toEqual(['a-1', 'b-2', 'b-3']);
+    expect(idsIn(aAndC)).toEqual(['a-1', 'c-23']);
+  });
+
   it('uses the fewest frames any split in order could (checked against every split)', () => {
     // A tiny limit and random sizes; the fewest frames of a split in order, by dynamic programming.
     let seed = 7;
