@@ -73,9 +73,9 @@ export const MODEL = {
   reconnectsPerViewerPerDay: 12,
   /** CloudWatch Logs per invocation: START/END/REPORT lines and one structured line. */
   logBytesPerInvocation: 600,
-  /** shared/connections: S change-log shards, one consistent Query each per invocation. */
+  /** shared/connections: S change-log shards, whose counters every invocation reads consistently. */
   changeLogShards: 4,
-  /** A warm instance per change: the entry and the connection's item, read consistently. */
+  /** A warm instance per change: its shard's Query (the entry) and the connection's item, consistent. */
   rruPerChangePerInstance: 2,
   /** CONNECTION_SNAPSHOT_MAX_AGE_MS: the safety-net rescan per warm instance. */
   snapshotMaxAgeSeconds: 300,
@@ -284,8 +284,8 @@ export function estimateMonthlyCost(input: CostInput): CostEstimate {
   const sqsRequests = mode === 'batched' ? sqsSends + sqsReceives + sqsDeletes : 0;
 
   // DynamoDB, the change log (shared/connections/change-log.ts, snapshot.ts): every invocation
-  // queries each shard consistently (≥ 1 RRU each, nothing found when nothing changed); every
-  // warm instance reads each change's entry and connection; and rescans (the shard counters and
+  // reads the shards' counters in one consistent BatchGetItem (1 RRU each); every warm instance
+  // queries a shard whose counter moved and reads the connections its entries name; and rescans (the shard counters and
   // every connection item, consistent: 1 RRU per 4 KB) when its copy is 5 minutes old.
   const instances = Math.max(1, lambdaConcurrency);
   const changesPerMonth = reconnects * 2;

@@ -1,7 +1,8 @@
 /**
  * The connections as the warm Lambda instance knows them, kept current from the change log
- * (change-log.ts): each fan-out queries every shard for the entries after the last one applied
- * (nothing read when nothing changed) and reads again only the connections those entries name.
+ * (change-log.ts): each fan-out reads the shards' counters and queries the shards whose counter
+ * moved for the entries after the last one applied, then reads again only the connections those
+ * entries name.
  * The table is scanned when the instance is cold, when it fell further behind than the log
  * keeps, when an entry stays missing (a writer that died between its counter and its entry), and
  * every `maxAgeMs` as a safety net.
@@ -92,11 +93,20 @@ export class ConnectionSnapshot implements ConnectionSource {
     return current.list;
   }
 
-  /** Applies the entries after each cursor; false when only a rescan can bring it up to date. */
+  /**
+   * Applies the entries after each cursor; false when only a rescan can bring it up to date.
+   * The shards' counters come first, in one read: a shard whose counter has not moved past its
+   * cursor has no entry to apply (every entry is numbered by the counter before it is written), so
+   * only the shards that changed are queried. With no churn a fan-out costs one request, not one
+   * per shard.
+   */
   private async catchUp(state: State, now: number): Promise<boolean> {
     this.stats.catchUps++;
+    const heads = await this.log.heads();
     const batches = await Promise.all(
-      state.cursors.map((cursor, shard) => this.log.since(shard, cursor.applied)),
+      state.cursors.map((cursor, shard) =>
+        (heads[shard] ?? 0) > cursor.applied ? this.log.since(shard, cursor.applied) : [],
+      ),
     );
     const changed = new Set<string>();
     let gapTimedOut = false;

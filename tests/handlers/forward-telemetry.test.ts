@@ -320,10 +320,23 @@ describe('the connection snapshot of a warm instance', () => {
     const repository = new DynamoConnectionRepository(client, 'telemetry-test-connections', 3600);
     const snapshot = new ConnectionSnapshot(repository, 60_000);
 
+    const sent: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+
     await open('first');
     expect((await snapshot.current()).map((c) => c.connectionId)).toEqual(['first']);
+    sent.length = 0;
     for (let i = 0; i < 5; i++) await snapshot.current();
     expect(snapshot.stats).toMatchObject({ scans: 1, catchUps: 5, refreshed: 0 });
+    // Nothing changed: each catch-up is one read of the shards' counters, no Query of a shard.
+    expect(sent).toEqual(Array(5).fill('BatchGetItemCommand'));
+    sent.length = 0;
 
     await open('second');
     await subscribeTo('first', ['devices/sensor-1/telemetry']);
@@ -333,6 +346,12 @@ describe('the connection snapshot of a warm instance', () => {
         expect.objectContaining({ connectionId: 'first', topics: ['devices/sensor-1/telemetry'] }),
       ]),
     );
+    // The counters, then a Query of each shard that changed (one or two: two connections), then
+    // the connections those entries name.
+    const queries = sent.filter((name) => name === 'QueryCommand').length;
+    expect(queries).toBeGreaterThanOrEqual(1);
+    expect(queries).toBeLessThanOrEqual(2);
+    expect(sent[0]).toBe('BatchGetItemCommand');
     await disconnect(webSocketEvent('second', '$disconnect'), lambdaContext());
     expect((await snapshot.current()).map((c) => c.connectionId)).toEqual(['first']);
     // No rescan: the three changes were read from the log, and only those connections again.
