@@ -20,8 +20,10 @@ export default {
     configFile: 'jest.mutation.config.js',
     // Each mutant loads only the test files that import its file (ESM test files cost about a
     // second each to load): 8 s per mutant became under one. A run scoped with MUTATE_TESTS has
-    // named its files already, and the import graph search would only add its own cost.
-    enableFindRelatedTests: process.env.MUTATE_TESTS === undefined,
+    // named its files already, and the import graph search would only add its own cost, unless
+    // MUTATE_RELATED=1 asks for it (a run over several files, each tested by a few of the named).
+    enableFindRelatedTests:
+      process.env.MUTATE_TESTS === undefined || process.env.MUTATE_RELATED === '1',
   },
   coverageAnalysis: 'perTest',
   mutate: [

@@ -7,10 +7,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { connectionTables } from '../../local/dynamodb/connection-tables';
+import { startLocalDynamoDb } from '../../local/dynamodb/server';
 import { handler as connect } from '../../handlers/connect';
 import { handler as disconnect } from '../../handlers/disconnect';
 import { handler as unsubscribe } from '../../handlers/unsubscribe';
 import { DynamoConnectionRepository } from '../../shared/connections/repository';
+import { startDynamoFaultProxy } from '../support/dynamodb-fault-proxy';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
 import { TEST_TABLE } from '../support/local-dynamodb';
 import { lambdaContext, webSocketEvent } from '../support/lambda';
@@ -35,13 +38,17 @@ async function clearTable() {
   }
 }
 
-/** A repository whose DynamoDB client records the name of every command it sends. */
-function countingRepository() {
+/**
+ * A repository whose DynamoDB client records the name of every command it sends, and may do
+ * something of its own just before one is sent.
+ */
+function countingRepository(before?: (command: string) => Promise<void>) {
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint }));
   const requests: string[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
       requests.push(String(context.commandName));
+      await before?.(String(context.commandName));
       return next(args);
     },
     { step: 'initialize', name: 'countRequests' },
@@ -205,5 +212,81 @@ describe('rate limit: burst of 20, then 5 per second (README), on every action',
     expect(retryAfterMs).toBeGreaterThanOrEqual(10_200 - (end - start));
     expect(answer.message).toBe(`Too many unsubscribe requests; retry in ${retryAfterMs} ms`);
     expect(await env.items()).toEqual([before]);
+  });
+  it('a route within the limit acts; on a connection the backend does not know it answers NOT_REGISTERED', async () => {
+    await call(connect, 'known', '$connect');
+    const body = '{"action":"unsubscribe","topics":["x/y"]}';
+    expect(frame(await call(unsubscribe, 'known', 'unsubscribe', body)).type).toBe('unsubscribed');
+    const response = await call(unsubscribe, 'stranger', 'unsubscribe', body);
+    expect(response.statusCode).toBe(410);
+    expect(frame(response)).toMatchObject({ type: 'error', code: 'NOT_REGISTERED' });
+    expect((await env.items()).map((item) => item.connectionId)).toEqual(['known']);
+  });
+
+  it('a take that races its connection’s $connect write (the item lands between its updates) is allowed', async () => {
+    let raced = false;
+    const { repository: racing } = countingRepository(async (command) => {
+      // Just before the read that explains a refusal: the $connect's item is written now.
+      if (command === 'GetItemCommand' && !raced) {
+        raced = true;
+        await call(connect, 'late', '$connect');
+      }
+    });
+    // A burst of one: a schedule read as "now" is not yet over the limit, so the take is tried again.
+    const single = { perSecond: 5, burst: 1 };
+    expect(await racing.takeToken('late', single, Date.now())).toEqual({ allowed: true });
+    expect(raced).toBe(true);
+  });
+
+  it('a DynamoDB error other than a failed condition fails the take instead of refusing it', async () => {
+    await call(connect, 'throttled', '$connect');
+    const proxy = await startDynamoFaultProxy(env.db.endpoint);
+    try {
+      // No SDK retries: the throttled update is the take's answer.
+      const client = DynamoDBDocumentClient.from(
+        new DynamoDBClient({ endpoint: proxy.endpoint, maxAttempts: 1 }),
+      );
+      const throttled = new DynamoConnectionRepository(client, TEST_TABLE, 3600);
+      proxy.throttleNext(1);
+      await expect(throttled.takeToken('throttled', bucket, Date.now())).rejects.toMatchObject({
+        name: 'ProvisionedThroughputExceededException',
+      });
+      expect(proxy.throttled).toBe(1);
+      client.destroy();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('rate limit on a table whose eventually consistent reads lag (as DynamoDB may)', () => {
+  it('explains a refusal from a consistent read: a connection just written is limited, not unknown', async () => {
+    // Eventually consistent reads see the table as it was 3 s ago: before the save.
+    const lagging = await startLocalDynamoDb({
+      host: '127.0.0.1',
+      port: 0,
+      resources: connectionTables(TEST_TABLE),
+      eventualConsistencyMs: 3_000,
+    });
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: lagging.endpoint }));
+    try {
+      const single = { perSecond: 5, burst: 1 };
+      const t0 = 1_800_000_000_000;
+      await new DynamoConnectionRepository(client, TEST_TABLE, 3600).save({
+        connectionId: 'fresh',
+        connectedAt: Date.now(),
+      });
+      const first = new DynamoConnectionRepository(client, TEST_TABLE, 3600);
+      expect(await first.takeToken('fresh', single, t0)).toEqual({ allowed: true });
+      // Another (cold) instance: no memory, so the refusal is read from the table.
+      const cold = new DynamoConnectionRepository(client, TEST_TABLE, 3600);
+      expect(await cold.takeToken('fresh', single, t0 + 50)).toEqual({
+        allowed: false,
+        retryAfterMs: 150,
+      });
+    } finally {
+      client.destroy();
+      await lagging.stop();
+    }
   });
 });
