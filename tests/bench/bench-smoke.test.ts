@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BenchmarkName, BenchResults } from '../../bench/run-types';
 import { REPO_ROOT } from '../support/offline-stack';
+import { withSlsPackageLock } from '../support/sls-package-lock';
 
 interface Outcome {
   code: number | null;
@@ -44,7 +45,11 @@ beforeAll(async () => {
   await Promise.all(
     names.map(async (name) => {
       const out = path.join(scratch, name);
-      const outcome = await bench(['--quick', '--only', name, '--out', out]);
+      const args = ['--quick', '--only', name, '--out', out];
+      // The cold-start bench runs `sls package` in the project, as the packaging test does.
+      const outcome = await (name === 'coldstart'
+        ? withSlsPackageLock(() => bench(args))
+        : bench(args));
       if (outcome.code !== 0) {
         throw new Error(`bench --only ${name} exited ${outcome.code}:\n${outcome.stderr}`);
       }

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import JSZip from 'jszip';
 import { REPO_ROOT, SERVERLESS_BIN } from '../support/offline-stack';
 import { freePorts } from '../support/ports';
+import { withSlsPackageLock } from '../support/sls-package-lock';
 
 const run = promisify(execFile);
 const FUNCTIONS = [
@@ -59,8 +60,16 @@ function withoutCredentials(extra: Record<string, string> = {}): NodeJS.ProcessE
   };
 }
 
-/** Runs the framework; resolves with its exit code and everything it printed. */
-async function sls(
+/**
+ * Runs the framework; resolves with its exit code and everything it printed. `sls package` runs
+ * alone (tests/support/sls-package-lock.ts): every build of the project goes through its
+ * .serverless folder.
+ */
+function sls(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
+  return args[0] === 'package' ? withSlsPackageLock(() => runSls(args, env)) : runSls(args, env);
+}
+
+async function runSls(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; output: string }> {
