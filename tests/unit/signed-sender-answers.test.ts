@@ -56,6 +56,8 @@ beforeAll(async () => {
     sockets.set(socket, sockets.size);
     socket.on('close', () => closedSockets++);
   });
+  // Idle sockets stay open (Node's default closes them after 5 s): only the client closes them.
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -161,6 +163,20 @@ describe('SignedConnectionSender: how it posts', () => {
       check();
     });
     expect(closedSockets).toBe(closedBefore + 1);
+  });
+
+  it('keeps to the sockets it is given: posts in flight at once share one socket when told so', async () => {
+    const posting = new SignedConnectionSender({
+      endpoint: `${origin}/prod`,
+      region: 'eu-west-1',
+      credentials: CREDENTIALS,
+      timeoutMs: 2_000,
+      maxSockets: 1,
+    });
+    await Promise.all(['a', 'b', 'c'].map((id) => posting.send(id, '{}')));
+    expect(seen).toHaveLength(3);
+    expect(new Set(seen.map((request) => request.socket)).size).toBe(1);
+    posting.destroy();
   });
 
   it('an endpoint given with trailing slashes posts under the stage all the same', async () => {
