@@ -8,4 +8,6 @@ export default {
   testMatch: ['**/*.test.ts'],
   setupFiles: ['<rootDir>/tests/support/setup-env.ts'],
   testTimeout: 60_000,
+  // Longest first: package.json's test:jest runs two files at a time (--maxWorkers=2).
+  testSequencer: '<rootDir>/tests/support/sequencer.mjs',
 };
