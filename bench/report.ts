@@ -219,7 +219,10 @@ export function renderReport(results: BenchResults): string {
       '\n### One flooding client against a quiet viewer\n',
       `A device streams to a viewer; then one client floods (sendMessage and subscribe). ` +
         `${flood.floodFramesSent} flood frames: ${total} answered — ${throttled} by the stage ` +
-        `throttle (429), ${rateLimited} RATE_LIMITED, ${other} by the function.\n`,
+        `throttle (429), ${rateLimited} RATE_LIMITED, ${other} by the function. ` +
+        '`flooded after 2 s` is the same phase without its first two seconds (the flood’s ' +
+        'functions start cold workers, and its connection spends its burst of tokens): shown ' +
+        'to tell the onset from the steady flood, not a target.\n',
       table(
         ['phase', 'readings', 'received', 'p50 ms', 'p99 ms', 'max ms'],
         flood.phases.map((phase) => [
