@@ -56,7 +56,9 @@ const handlers = [
 export default {
   ...base,
   testMatch: process.env.MUTATE_WITH_HANDLERS === '1' ? [...unit, ...handlers] : unit,
-  // Timing-bound under load (25 sequential calls must beat a 5/s refill): on a machine busy with
-  // the mutation run it fails at random, and Stryker needs a green first run.
-  testNamePattern: '^(?!.*answers RATE_LIMITED past the burst and the connection stays usable)',
+  // Timing-bound under load (25 sequential calls must beat a 5/s refill), and a load test (1 200
+  // connections; the concurrency bound it checks is killed by broadcaster.test.ts): on a machine
+  // busy with the mutation run they fail or pass the 60 s limit, and Stryker needs a green first run.
+  testNamePattern:
+    '^(?!.*(answers RATE_LIMITED past the burst and the connection stays usable|fans out to 1 200 connections))',
 };
