@@ -33,6 +33,7 @@ const names = process.env.MUTATE_TESTS?.split(',') ?? [
   'retry',
   // The fan-out's batch planner and its PostToConnection (a real HTTP server in the test process).
   'telemetry-batch',
+  'telemetry-frame',
   'signed-sender',
   'signed-sender-answers',
   'simulator',
