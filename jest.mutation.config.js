@@ -34,6 +34,7 @@ const names = process.env.MUTATE_TESTS?.split(',') ?? [
   // The fan-out's batch planner and its PostToConnection (a real HTTP server in the test process).
   'telemetry-batch',
   'telemetry-frame',
+  'telemetry-delivery',
   'signed-sender',
   'signed-sender-answers',
   'simulator',
