@@ -10,12 +10,11 @@
  * So each function gets a dispatcher of its own:
  * - invocations wait in one queue, in order, and each instance runs one at a time;
  * - at most `limit` instances (workers) ever exist;
- * - another instance is started for an invocation that finds every instance busy, as Lambda
- *   would, but not while one is still starting: invocations that arrive during a cold start
- *   queue on it instead of starting more workers at once, each burning CPU on the same bundle.
- *   (Waiting longer before starting one was tried: the rules engine sends a function at most two
- *   invocations at a time, so the backlog stays upstream, unseen, and a slowed forwardTelemetry
- *   fell behind on one worker.)
+ * - another instance is started only when an invocation has waited `scaleOutAfterMs` (500 ms, about what a cold start costs in CPU)
+ *   and no instance is still starting; the wait counts from when the newest instance became warm,
+ *   as the backlog its own cold start let pile up is no sign that it cannot keep up. A queue the
+ *   running workers drain in a moment does not cost a cold start, and a slow or hanging
+ *   invocation does not hold up the next for long;
  * - serverless-offline keeps an invocation's event on the instance between setEvent() and
  *   runHandler(); the dispatcher applies it when the run starts, on the instance that runs it.
  */
@@ -29,12 +28,15 @@ type Instance = object;
 interface Invocation {
   event: unknown;
   clientContext: unknown;
+  queuedAt: number;
   settle: (run: Promise<unknown>) => void;
 }
 
 export interface LambdaWorkerBound {
   /** Instances (workers) per function. */
   limit: number;
+  /** How long an invocation waits before another worker is started for it. */
+  scaleOutAfterMs?: number;
   log: { notice(message: string): void };
 }
 
@@ -51,12 +53,15 @@ class FunctionWorkers {
   private readonly running = new Set<Instance>();
   private readonly queue: Invocation[] = [];
   private starting = false;
+  /** When the newest instance finished its first run: it is judged from then, not from its start. */
+  private warmAt = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly name: string,
     private readonly create: () => Instance,
     private readonly originals: Originals,
-    private readonly options: LambdaWorkerBound,
+    private readonly options: Required<Omit<LambdaWorkerBound, 'log'>> & LambdaWorkerBound,
   ) {}
 
   /** The instance callers hold (any will do: the run goes to whichever is free). */
@@ -66,7 +71,12 @@ class FunctionWorkers {
 
   run(event: unknown, clientContext: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, clientContext, settle: (run) => run.then(resolve, reject) });
+      this.queue.push({
+        event,
+        clientContext,
+        queuedAt: performance.now(),
+        settle: (run) => run.then(resolve, reject),
+      });
       this.pump();
     });
   }
@@ -93,9 +103,16 @@ class FunctionWorkers {
       const next = !this.running.has(instance) && this.queue.shift();
       if (next) this.execute(instance, next);
     }
-    if (this.queue.length > 0 && !this.starting && this.instances.length < this.options.limit) {
+    const oldest = this.queue[0];
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!oldest || this.starting || this.instances.length >= this.options.limit) return;
+    const waited = performance.now() - Math.max(oldest.queuedAt, this.warmAt);
+    if (waited >= this.options.scaleOutAfterMs) {
       this.start();
       this.pump();
+    } else {
+      this.timer = setTimeout(() => this.pump(), this.options.scaleOutAfterMs - waited);
     }
   }
 
@@ -108,7 +125,10 @@ class FunctionWorkers {
     const done = () => {
       this.running.delete(instance);
       // Its first run is over, started or failed: the instance is warm.
-      if (instance === this.instances.at(-1)) this.starting = false;
+      if (this.starting && instance === this.instances.at(-1)) {
+        this.starting = false;
+        this.warmAt = performance.now();
+      }
       this.pump();
     };
     run.then(done, done);
@@ -118,7 +138,7 @@ class FunctionWorkers {
 /** Installs the dispatchers on serverless-offline's pool and instances; once per process. */
 export function boundLambdaWorkers(
   internals: ServerlessOfflineInternals,
-  { limit, log }: LambdaWorkerBound,
+  { limit, scaleOutAfterMs = 500, log }: LambdaWorkerBound,
 ): void {
   const pool = internals.lambdaFunctionPool.prototype;
   const lambda = internals.lambdaFunction.prototype;
@@ -150,7 +170,7 @@ export function boundLambdaWorkers(
           return instance;
         },
         originals,
-        { limit, log },
+        { limit, scaleOutAfterMs, log },
       );
       byName.set(functionKey, (workers = created));
     }
