@@ -33,7 +33,6 @@ import { deadLetterLimitsFromResources } from './iot/dead-letters';
 import { verifySigV4 } from './aws/sigv4';
 import { OfflineLambdaInvoker } from './iot/lambda-invoker';
 import { OFFLINE_AWS_ENV, OFFLINE_CREDENTIALS, OFFLINE_REGION } from './offline-credentials';
-import { boundLambdaWorkers } from './lambda-workers';
 import { installApiGatewayRules } from './websocket/api-gateway';
 import { refuseOversizedHandshakes } from './websocket/oversized-handshake';
 import { loadServerlessOfflineInternals } from './websocket/serverless-offline-internals';
@@ -182,13 +181,13 @@ export class OfflineCloud {
     const internals = await loadServerlessOfflineInternals();
     // A handshake URL too long to parse is refused as one with an invalid token is (403).
     refuseOversizedHandshakes(internals.hapiServer, this.settings.websocketPort);
-    boundLambdaWorkers(internals, { limit: this.settings.lambdaConcurrency, log: this.utils.log });
     installApiGatewayRules(internals, {
       stage: this.stage(),
       identitySources: api.identitySources,
       throttling: api.throttling,
       routeSelectionExpression: api.routeSelectionExpression,
       routeKeys: Object.keys(api.routes),
+      lambdaConcurrency: this.settings.lambdaConcurrency,
       invokeRoute: async (route, event) => {
         const key = api.routes[route];
         if (!key) return null;

@@ -18,11 +18,15 @@
  * - "Use @connections commands in your backend service": the management API lives under the
  *   stage (`/{stage}/@connections/{id}`), refuses data over 128 KB with 413, says `GoneException`
  *   with its 410, and (with `verifyRequest`) refuses requests without a valid SigV4 signature.
+ * - Lambda runs each invocation in its own execution environment; offline, each function gets at
+ *   most `lambdaConcurrency` workers and further invocations queue (a flood used to spawn a
+ *   worker thread per frame, 200 threads and 3 GB, and time out everyone).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../../shared/limits';
+import { ConcurrencyLimit } from './concurrency-limit';
 import { RateBucket } from './rate-bucket';
 import type {
   AnyFunction,
@@ -42,6 +46,8 @@ export interface ApiGatewayRules {
   routeKeys: string[];
   /** Invokes a function by route ($default, $disconnect) through the offline Lambda API. */
   invokeRoute(route: '$default' | '$disconnect', event: object): Promise<unknown>;
+  /** Most workers per function at once. */
+  lambdaConcurrency: number;
   /** SigV4 check of a management API request; a reason when refused. */
   verifyRequest?: (request: ManagementRequest) => Promise<string | undefined>;
   log: { notice(message: string): void; error(message: string): void };
@@ -124,6 +130,7 @@ export function installApiGatewayRules(
       },
   );
 
+  limitLambdaConcurrency(internals, rules.lambdaConcurrency);
   guardManagementApi(internals, rules);
 }
 
@@ -232,6 +239,50 @@ class PendingHandshakes {
       this.rules.log.error(`$disconnect of abandoned ${connectionId} failed: ${String(error)}`);
     }
   }
+}
+
+/**
+ * serverless-offline takes an idle instance from its pool (or makes a new one), sets the event,
+ * then runs it. The instance stays idle while it waits here, so the pool hands it out again;
+ * each run therefore keeps its own event and runs one at a time on its instance.
+ */
+function limitLambdaConcurrency(internals: ServerlessOfflineInternals, limit: number): void {
+  const perFunction = new Map<string, ConcurrencyLimit>();
+  const perInstance = new WeakMap<object, ConcurrencyLimit>();
+  const pendingEvent = new WeakMap<object, unknown>();
+  wrap(
+    internals.lambdaFunction,
+    'setEvent',
+    (original) =>
+      function (this: object, event: unknown) {
+        pendingEvent.set(this, event);
+        return original.call(this, event);
+      },
+  );
+  wrap(
+    internals.lambdaFunction,
+    'runHandler',
+    (original) =>
+      function (this: object & { functionName?: string }) {
+        const event = pendingEvent.get(this);
+        const name = this.functionName ?? 'unknown';
+        let functionLimit = perFunction.get(name);
+        if (!functionLimit) perFunction.set(name, (functionLimit = new ConcurrencyLimit(limit)));
+        let instanceLimit = perInstance.get(this);
+        if (!instanceLimit) perInstance.set(this, (instanceLimit = new ConcurrencyLimit(1)));
+        const run = () =>
+          instanceLimit.run(() => {
+            setEventOf(internals, this, event);
+            return original.call(this) as Promise<unknown>;
+          });
+        return functionLimit.run(run);
+      },
+  );
+}
+
+function setEventOf(internals: ServerlessOfflineInternals, instance: object, event: unknown) {
+  const setEvent = internals.lambdaFunction.prototype.setEvent as AnyFunction;
+  setEvent.call(instance, event);
 }
 
 /** The @connections routes: under the stage, 413 over 128 KB, typed 410, SigV4. */

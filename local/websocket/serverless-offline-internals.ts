@@ -21,10 +21,8 @@ export interface EventClass {
 export interface ServerlessOfflineInternals {
   /** WebSocketClients: verifyClient, addClient (one per WebSocket API). */
   webSocketClients: PatchableClass;
-  /** LambdaFunction: setEvent, setClientContext, runHandler, cleanup (one per instance). */
+  /** LambdaFunction: setEvent, runHandler (one per warm instance). */
   lambdaFunction: PatchableClass;
-  /** LambdaFunctionPool: get (an idle instance of a function, or a new one). */
-  lambdaFunctionPool: PatchableClass;
   /** hapi's Server, whose route() registers the @connections routes. */
   hapiServer: PatchableClass;
   webSocketEvent: EventClass;
@@ -48,7 +46,6 @@ export async function loadServerlessOfflineInternals(): Promise<ServerlessOfflin
   const internals = {
     webSocketClients: (await load('events/websocket/WebSocketClients.js')) as PatchableClass,
     lambdaFunction: (await load('lambda/LambdaFunction.js')) as PatchableClass,
-    lambdaFunctionPool: (await load('lambda/LambdaFunctionPool.js')) as PatchableClass,
     hapiServer: hapiServer as PatchableClass,
     webSocketEvent: (await load('events/websocket/lambda-events/WebSocketEvent.js')) as EventClass,
     webSocketDisconnectEvent: (await load(
@@ -59,10 +56,7 @@ export async function loadServerlessOfflineInternals(): Promise<ServerlessOfflin
     ['webSocketClients', 'verifyClient'],
     ['webSocketClients', 'addClient'],
     ['lambdaFunction', 'setEvent'],
-    ['lambdaFunction', 'setClientContext'],
     ['lambdaFunction', 'runHandler'],
-    ['lambdaFunction', 'cleanup'],
-    ['lambdaFunctionPool', 'get'],
     ['hapiServer', 'route'],
   ];
   for (const [name, method] of expected) {

@@ -10,7 +10,6 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credentials';
@@ -209,47 +208,6 @@ describe('stage throttling (resources/websocket-stage.yml: 100 per second, burst
     expect(answered.length).toBeGreaterThanOrEqual(200);
     await stillServing();
     await flooder.close();
-  });
-});
-
-describe('offline Lambda workers (local/lambda-workers.ts: at most 2 per function)', () => {
-  // On AWS every execution environment has CPU of its own; offline they are threads of one
-  // process on the same cores, so a burst at one function must not start a worker per frame.
-  it('200 frames at once to one function: all answered, and it runs on at most 2 new threads', async () => {
-    const clients = await Promise.all([1, 2, 3, 4].map(() => connectClient(stack.websocketUrl)));
-    const pid = stack.process.pid as number;
-    const threads = () => readdirSync(`/proc/${pid}/task`).length;
-    const before = threads();
-    let most = before;
-    const sampler = setInterval(() => (most = Math.max(most, threads())), 5);
-    try {
-      // Within the stage's burst (200), so each frame reaches the unsubscribe function; each
-      // connection's own limit (burst 20) answers most of them RATE_LIMITED.
-      for (const client of clients) {
-        for (let i = 0; i < 50; i++) client.send({ action: 'unsubscribe', topics: [`t/${i}`] });
-      }
-      for (const client of clients) {
-        await eventually(
-          async () => client.frames.filter((f) => f.type === 'unsubscribed' || f.code).length,
-          (count) => count >= 50,
-        );
-      }
-    } finally {
-      clearInterval(sampler);
-    }
-    for (const client of clients) {
-      const answers = client.frames.filter((f) => f.type === 'unsubscribed' || f.code);
-      expect(answers).toHaveLength(50);
-      expect(answers.every((f) => f.type === 'unsubscribed' || f.code === 'RATE_LIMITED')).toBe(
-        true,
-      );
-    }
-    expect(most - before).toBeLessThanOrEqual(2);
-    const started = stack.output().match(/offline Lambda: unsubscribe worker \d/g) ?? [];
-    expect(started.length).toBeGreaterThanOrEqual(1);
-    expect(started.length).toBeLessThanOrEqual(2);
-    await Promise.all(clients.map((client) => client.close()));
-    await stillServing();
   });
 });
 
