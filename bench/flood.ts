@@ -43,7 +43,6 @@ export interface FloodPhase {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  afterOnset?: FloodPhase;
 }
 
 export interface FloodResult {
@@ -77,7 +76,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
     // Not measured: the first readings pay for cold Lambda workers.
     await streamReadings(device, 'warmup', { ...options, phaseMs: 1_000 }, latencies);
     options.log(`flood: quiet phase, ${options.readingRate} readings/s`);
-    phases.push(await stream('quiet'));
+    phases.push(...(await stream('quiet')));
 
     const answers = { total: 0, throttled: 0, rateLimited: 0, other: 0 };
     const flooder = await open(stack, sockets, (frame) => {
@@ -106,9 +105,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
         floodFramesSent++;
       }
     })();
-    const flooded = await stream('flooded');
-    phases.push(flooded, ...(flooded.afterOnset ? [flooded.afterOnset] : []));
-    delete flooded.afterOnset;
+    phases.push(...(await stream('flooded')));
     await flooding;
     // Every flood frame is answered, by the function or by the throttle.
     const deadline = Date.now() + 60_000;
@@ -126,7 +123,7 @@ async function streamReadings(
   phase: FloodPhase['phase'] | 'warmup',
   options: FloodOptions,
   latencies: Map<string, number>,
-): Promise<FloodPhase> {
+): Promise<FloodPhase[]> {
   const total = Math.round((options.readingRate * options.phaseMs) / 1000);
   const ids: string[] = [];
   const start = preciseNow();
@@ -154,12 +151,9 @@ async function streamReadings(
       maxMs: round(Math.max(...samples)),
     };
   };
-  const result = summary(phase === 'warmup' ? 'quiet' : phase, ids);
-  if (phase === 'flooded') {
-    const onset = Math.ceil((FLOOD_ONSET_MS * options.readingRate) / 1000);
-    result.afterOnset = summary('flooded after 2 s', ids.slice(onset));
-  }
-  return result;
+  if (phase !== 'flooded') return [summary('quiet', ids)];
+  const onset = Math.ceil((FLOOD_ONSET_MS * options.readingRate) / 1000);
+  return [summary('flooded', ids), summary('flooded after 2 s', ids.slice(onset))];
 }
 
 function open(
