@@ -11,8 +11,10 @@ export async function assertWithinRateLimit(
   connectionId: string,
   bucket: TokenBucket,
   action: string,
+  /** When the frame arrived: the bucket counts frames by their arrival. */
+  now: number,
 ): Promise<void> {
-  const result = await repository.takeToken(connectionId, bucket, Date.now());
+  const result = await repository.takeToken(connectionId, bucket, now);
   if (result.allowed) return;
   if ('unregistered' in result) throw new ConnectionNotRegisteredError();
   throw new RateLimitedError(action, result.retryAfterMs);

@@ -54,12 +54,24 @@ const principalOf = (event: JsonBodyEvent) =>
     (event.requestContext as { authorizer?: Record<string, unknown> | null }).authorizer,
   );
 
+/**
+ * The limit counts the frames a client sends by when they arrived, not by when a Lambda got to
+ * them: 40 frames sent at once are 40 at once even if their invocations queue (never later than
+ * now, whatever the event says).
+ */
+const arrivalTimeOf = (event: JsonBodyEvent): number => {
+  const now = Date.now();
+  const arrived = event.requestContext.requestTimeEpoch;
+  return Number.isFinite(arrived) && arrived > 0 ? Math.min(arrived, now) : now;
+};
+
 export interface RouteOptions {
   /**
    * Takes a token from the connection's rate limit (shared/runtime/rate-limit.ts) once the frame
-   * is valid and before the route does anything; throws to refuse the frame.
+   * is valid and before the route does anything; throws to refuse the frame. `arrivedAt` is when
+   * API Gateway received the frame.
    */
-  meter?: (connectionId: string, action: string) => Promise<void>;
+  meter?: (connectionId: string, action: string, arrivedAt: number) => Promise<void>;
 }
 
 /**
@@ -79,7 +91,7 @@ export function webSocketRoute<TSchema extends z.ZodMiniType>(
       const parsed = schema.safeParse(event.body);
       if (!parsed.success) throw validationError(parsed.error);
       const { connectionId, routeKey } = event.requestContext;
-      await meter?.(connectionId, routeKey);
+      await meter?.(connectionId, routeKey, arrivalTimeOf(event));
       const frame = await handle({
         input: parsed.data,
         connectionId,

@@ -109,6 +109,24 @@ describe('rate limit: burst of 20, then 5 per second (README), on every action',
     expect(frame(await call(unsubscribe, 'steady', 'unsubscribe', body)).type).toBe('unsubscribed');
   });
 
+  it('counts frames by when they arrived, not by when their invocation ran', async () => {
+    await call(connect, 'queued', '$connect');
+    const body = '{"action":"unsubscribe","topics":["x/y"]}';
+    // 21 frames that reached API Gateway at once, whose invocations queued: by the time they run,
+    // more than one refill interval (200 ms) has passed. The bucket still sees a burst of 21.
+    const events = Array.from({ length: 21 }, () => webSocketEvent('queued', 'unsubscribe', body));
+    const arrived = Date.now() - 1_000;
+    for (const event of events) event.requestContext.requestTimeEpoch = arrived;
+    const answers = [];
+    for (const event of events) answers.push(frame(await unsubscribe(event, lambdaContext())));
+    expect(answers.slice(0, 20).map((answer) => answer.type)).toEqual(
+      Array(20).fill('unsubscribed'),
+    );
+    expect(answers[20]).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+    // A frame arriving now finds the refill of the second since.
+    expect(frame(await call(unsubscribe, 'queued', 'unsubscribe', body)).type).toBe('unsubscribed');
+  });
+
   it('a warm instance refuses an over-limit take without a DynamoDB call, and only while it must', async () => {
     await call(connect, 'flooder', '$connect');
     const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: env.db.endpoint }));
