@@ -34,6 +34,16 @@ class OfflineCloudPlugin {
       'before:offline:start:ready': delegate('announce'),
       'before:offline:start:end': delegate('stop'),
     };
+    // A stack on free ports whose sources were built before (local/stack/build-cache.ts): its
+    // functions run from that build, and serverless-esbuild builds none (its `skipEsbuild`).
+    const prebuilt = process.env.OFFLINE_PREBUILT_BUILD;
+    if (command === 'offline start' && prebuilt) {
+      this.hooks.initialize = () => {
+        for (const fn of Object.values(serverless.service.functions ?? {})) fn.skipEsbuild = true;
+        const custom = (serverless.service.custom ??= {});
+        (custom['serverless-offline'] ??= {}).location = prebuilt;
+      };
+    }
     if (command === 'invoke local') {
       // The framework resolves the environment before any plugin's loadEnvVars hook, so the
       // local endpoints go in at initialize. A separate build folder keeps serverless-esbuild's

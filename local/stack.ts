@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { signAccessToken, type TokenRequest } from '../shared/auth/tokens';
 import { ensureLocalTokenSecret } from './auth/token-secret';
 import { DEFAULT_PORTS, PORT_VARIABLES } from './settings';
+import { BuildCache } from './stack/build-cache';
 import { freePorts } from './stack/ports';
 import { isStackReadyMessage, type StackEndpoints } from './stack/signal';
 
@@ -37,6 +38,12 @@ export interface StartStackOptions {
   env?: Record<string, string>;
   /** More arguments for `serverless offline start`. */
   serverlessArgs?: string[];
+  /**
+   * With free ports: `cached` (the default) runs the functions from an earlier stack's build of
+   * the same source, stage and arguments when there is one (local/stack/build-cache.ts);
+   * `fresh` always builds.
+   */
+  build?: 'cached' | 'fresh';
   /** Each chunk of the stack's output as it comes; by default it is only kept for output(). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
   /** Keep the output for output() (default: true; a long `npm start` does not). */
@@ -86,6 +93,8 @@ export async function startOfflineStack(options: StartStackOptions = {}): Promis
   const stage = options.stage ?? 'dev';
   const env: Record<string, string> = {};
   const cleanUp: string[] = [];
+  const serverlessArgs = ['offline', 'start', '--stage', stage, ...(options.serverlessArgs ?? [])];
+  let keepBuild: (() => Promise<void>) | undefined;
   if ((options.ports ?? 'free') === 'free') {
     const ports = await freePorts(FREE_PORT_VARIABLES.length);
     FREE_PORT_VARIABLES.forEach((name, index) => (env[name] = String(ports[index])));
@@ -93,20 +102,19 @@ export async function startOfflineStack(options: StartStackOptions = {}): Promis
     env.LOCAL_CLOUD_DIR = localCloudDir;
     env.ESBUILD_WORK_FOLDER = `.esbuild-stack-${process.pid}-${ports[0]}`;
     cleanUp.push(localCloudDir, path.join(REPO_ROOT, env.ESBUILD_WORK_FOLDER));
+    if ((options.build ?? 'cached') === 'cached') {
+      keepBuild = await useBuildCache(serverlessArgs, env);
+    }
   }
   Object.assign(env, options.env);
 
-  const child = spawn(
-    process.execPath,
-    [SERVERLESS_BIN, 'offline', 'start', '--stage', stage, ...(options.serverlessArgs ?? [])],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      // The IPC channel carries the ready message and closes when this process dies.
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      detached: options.ownProcessGroup ?? false,
-    },
-  );
+  const child = spawn(process.execPath, [SERVERLESS_BIN, ...serverlessArgs], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    // The IPC channel carries the ready message and closes when this process dies.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: options.ownProcessGroup ?? false,
+  });
   const keepOutput = options.keepOutput ?? true;
   let output = '';
   for (const stream of ['stdout', 'stderr'] as const) {
@@ -151,6 +159,8 @@ export async function startOfflineStack(options: StartStackOptions = {}): Promis
     throw new StackStartError((error as Error).message, output, code);
   }
   child.channel?.unref();
+  // A build that could not be kept is only built again by the next stack.
+  await keepBuild?.().catch(() => undefined);
   const secret = ensureLocalTokenSecret(endpoints.localCloudDir);
   const token = (request: Partial<TokenRequest> = {}) =>
     signAccessToken(secret, { subject: 'developer', ttlSeconds: 3600, stage, ...request });
@@ -165,6 +175,28 @@ export async function startOfflineStack(options: StartStackOptions = {}): Promis
     exited,
     process: child,
     stop,
+  };
+}
+
+/**
+ * Points the stack at the kept build of its source when there is one; otherwise returns what
+ * keeps the build it is about to make, once it is ready (unless the source changed meanwhile).
+ */
+async function useBuildCache(
+  serverlessArgs: string[],
+  env: Record<string, string>,
+): Promise<(() => Promise<void>) | undefined> {
+  const cache = new BuildCache(REPO_ROOT);
+  const variant = serverlessArgs.join(' ');
+  const key = await cache.keyOf(variant);
+  const kept = await cache.find(key);
+  if (kept) {
+    env.OFFLINE_PREBUILT_BUILD = kept;
+    return undefined;
+  }
+  const built = path.join(REPO_ROOT, env.ESBUILD_WORK_FOLDER as string, '.build');
+  return async () => {
+    if ((await cache.keyOf(variant)) === key) await cache.keep(key, built);
   };
 }
 
