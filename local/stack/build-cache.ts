@@ -9,7 +9,7 @@
  * builds, and watches the source.
  */
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Everything the bundles are made of: the code they bundle and the build's settings. */
@@ -22,8 +22,11 @@ const SOURCE_FILES = [
 ];
 /** Folder names start with `.esbuild`, which git, the linters and the watcher ignore. */
 const CACHE_FOLDER = '.esbuild-cache';
-/** Builds kept: the newest few (a build is about 15 MB). */
-const KEEP = 4;
+/**
+ * Builds kept: the most recently used (a build is about 15 MB). A test run uses a few variants
+ * (stages, parameters), each marked used whenever a stack starts from it.
+ */
+const KEEP = 8;
 
 export class BuildCache {
   private readonly folder: string;
@@ -54,11 +57,13 @@ export class BuildCache {
     return hash.digest('hex').slice(0, 24);
   }
 
-  /** The kept build for this key (a folder with handlers/*.js), if there is one. */
+  /** The kept build for this key (a folder with handlers/*.js), if there is one; marks it used. */
   async find(key: string): Promise<string | undefined> {
     const build = path.join(this.folder, key);
     try {
       await stat(path.join(build, 'handlers', 'package.json'));
+      const now = new Date();
+      await utimes(build, now, now);
       return build;
     } catch {
       return undefined;
@@ -82,6 +87,7 @@ export class BuildCache {
     await this.prune();
   }
 
+  /** Removes all but the KEEP most recently used builds. */
   private async prune(): Promise<void> {
     const entries = await readdir(this.folder, { withFileTypes: true });
     const builds = await Promise.all(

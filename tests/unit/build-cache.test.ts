@@ -107,19 +107,29 @@ describe('kept builds', () => {
     expect(await readdir(path.join(root, '.esbuild-cache'))).toEqual(['k']);
   });
 
-  it('only the newest four are kept', async () => {
+  it('only the eight most recently used are kept', async () => {
     const cache = new BuildCache(root);
-    for (let i = 1; i <= 6; i++) {
+    const age = (key: string, minutes: number) => {
+      const time = new Date(Date.now() - minutes * 60_000);
+      return utimes(path.join(root, '.esbuild-cache', key), time, time);
+    };
+    for (let i = 1; i <= 8; i++) {
       await cache.keep(`k${i}`, await builtFolder(`b${i}`));
       // Distinct ages, oldest first, whatever the file system's time resolution.
-      const age = new Date(Date.now() - (10 - i) * 60_000);
-      await utimes(path.join(root, '.esbuild-cache', `k${i}`), age, age);
+      await age(`k${i}`, 20 - i);
     }
+    // The oldest build is used again: the next one to go is k2.
+    expect(await cache.find('k1')).toBeDefined();
+    await cache.keep('k9', await builtFolder('b9'));
     expect((await readdir(path.join(root, '.esbuild-cache'))).sort()).toEqual([
+      'k1',
       'k3',
       'k4',
       'k5',
       'k6',
+      'k7',
+      'k8',
+      'k9',
     ]);
   });
 });
