@@ -99,6 +99,13 @@ describeInBrowser('the dashboard at its plain address', () => {
     await page.waitForFunction(() => !document.getElementById('connect-form')?.hidden, undefined, {
       timeout: 15_000,
     });
+    // The status is drawn on the page's next tick, which a loaded machine can delay past the
+    // form's appearing: wait for it to say stopped (it never does if the page keeps retrying).
+    await page.waitForFunction(
+      () => document.getElementById('connection')?.dataset.state === 'stopped',
+      undefined,
+      { timeout: 5_000 },
+    );
     expect(await state(page)).toBe('stopped');
     expect(await page.textContent('#connection-help')).toContain(
       'not a token this API issues (403)',

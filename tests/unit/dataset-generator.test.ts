@@ -227,7 +227,8 @@ describe('generateReadings: plausibility', () => {
       reading.pressure < 1045 &&
       reading.temperature > -10 &&
       reading.temperature < 50;
-    expect(days.length).toBe(5 * 4 * 24 * 12);
+    // 5 760 slots, less the dropouts.
+    expect(days.length).toBeGreaterThan(5_000);
     expect(days.filter((reading) => !sensible(reading))).toEqual([]);
   });
 
