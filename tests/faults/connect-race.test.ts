@@ -56,8 +56,10 @@ it('viewers connecting during a 100 msg/s stream all end up registered and recei
   let streaming = true;
   let sequence = 0;
   const stream = (async () => {
-    // Bounded: stops when the viewers are in, or after 1 500 readings whatever happens.
-    while (streaming && sequence < 1_500) {
+    // Bounded: stops when the viewers are in, or after 400 readings (4 s) whatever happens: on a
+    // loaded machine the connects slow down under the stream itself, and 900 readings streamed
+    // took the test past a minute.
+    while (streaming && sequence < 400) {
       void publish({ sequence: sequence++ });
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
