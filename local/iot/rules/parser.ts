@@ -509,7 +509,10 @@ class Parser {
     const value = this.expression();
     this.expectWord('AS');
     const token = this.peek();
-    const keyword = token.kind === 'word' ? CAST_TYPES[token.text.toLowerCase()] : undefined;
+    // Own keys only: `cast(x AS constructor)` must not find Object.prototype's members.
+    const name = token.text.toLowerCase();
+    const keyword =
+      token.kind === 'word' && Object.hasOwn(CAST_TYPES, name) ? CAST_TYPES[name] : undefined;
     if (!keyword) {
       throw new UnsupportedSqlError(
         `unsupported cast() type ${token.text || 'end of SQL'} (String, Nvarchar, Text, Ntext, ` +
