@@ -47,6 +47,10 @@ describe('resourcePattern', () => {
 
   it('names a variable it cannot resolve; an unclosed ${ is literal text', () => {
     expect(resourcePattern('topic/${iot:Nope}', resolve)).toEqual({ unresolved: 'iot:Nope' });
+    // Not a literal escape as `${*}` is: Object.prototype's member names are unknown variables.
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      expect(resourcePattern(`topic/\${${name}}`, resolve)).toEqual({ unresolved: name });
+    }
     const open = resourcePattern('topic/${iot:ClientId', resolve);
     expect('pattern' in open && wildcardMatch(open.pattern, 'topic/${iot:ClientId')).toBe(true);
   });

@@ -398,6 +398,15 @@ describe('functions by name ("Functions")', () => {
       "SELECT nosuchfn(1) AS v FROM 't'",
       'unsupported function "nosuchfn()" (not an AWS IoT SQL function)',
     ],
+    // Names of Object.prototype's members are names like any other (the tables have no prototype).
+    [
+      "SELECT constructor(1) AS v FROM 't'",
+      'unsupported function "constructor()" (not an AWS IoT SQL function)',
+    ],
+    [
+      "SELECT __proto__(1) AS v FROM 't'",
+      'unsupported function "__proto__()" (not an AWS IoT SQL function)',
+    ],
     [
       "SELECT get_secret('a') AS v FROM 't'",
       'unsupported function "get_secret()": it needs AWS Secrets Manager, which the offline rules engine does not emulate; compute the value in the rule action (e.g. the Lambda function) instead',

@@ -4,6 +4,7 @@
  * client id of `a*` does not become a wildcard). `${*}`, `${?}` and `${$}` are the literal
  * characters.
  */
+import { lookupTable } from '../lookup';
 
 const ANY = Symbol('*');
 const ONE = Symbol('?');
@@ -12,7 +13,7 @@ const ONE = Symbol('?');
 type PatternChar = string | typeof ANY | typeof ONE;
 export type Pattern = readonly PatternChar[];
 
-const LITERAL_ESCAPES: Record<string, string> = { '*': '*', '?': '?', $: '$' };
+const LITERAL_ESCAPES = lookupTable({ '*': '*', '?': '?', $: '$' });
 
 /** A pattern with wildcards only: `${…}` is plain text. */
 export function wildcardPattern(text: string): Pattern {

@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 import type { SqlVersion } from './ast';
+import { lookupTable } from '../lookup';
 import { formatTime, parseTime } from './time';
 import {
   double,
@@ -49,25 +50,25 @@ interface Definition {
  * Functions that call an offline service (sql.ts calls them before evaluating): aws_lambda() the
  * offline Lambda API, get_dynamodb() dynalite. Allowed only where the engine has those services.
  */
-export const SERVICE_FUNCTIONS: Record<string, string> = {
+export const SERVICE_FUNCTIONS = lookupTable({
   aws_lambda: 'the offline Lambda API',
   get_dynamodb: 'the offline DynamoDB (dynalite)',
-};
+});
 
 /** Functions that need another AWS service, and why the offline engine refuses them. */
-const NEEDS_AWS_SERVICE: Record<string, string> = {
+const NEEDS_AWS_SERVICE = lookupTable({
   aws_lambda: 'AWS Lambda',
   get_dynamodb: 'Amazon DynamoDB',
   get_secret: 'AWS Secrets Manager',
   machinelearning_predict: 'Amazon Machine Learning',
   get_thing_shadow: 'the AWS IoT Device Shadow service',
   get_registry_data: 'the AWS IoT thing registry',
-};
+});
 
 /** Documented functions this engine cannot compute, and why. */
-const NOT_COMPUTABLE: Record<string, string> = {
+const NOT_COMPUTABLE = lookupTable({
   md2: 'the MD2 hash is not available in this Node.js build (OpenSSL 3 dropped it)',
-};
+});
 
 /** Why `name` cannot be used in a rule of `version`, or undefined when it can. */
 export function functionProblem(

@@ -18,6 +18,7 @@ import type {
 } from './ast';
 import { SqlSyntaxError, UnsupportedSqlError } from './errors';
 import { functionProblem } from './functions';
+import { lookupTable } from '../lookup';
 import { tokenize, type Token } from './lexer';
 import { topicFilterProblem } from '../../../shared/topics';
 
@@ -60,7 +61,7 @@ const COMPARISONS: Record<string, ComparisonOperator> = {
 };
 
 /** "cast()": the type keywords of both versions, and those 2016-03-23 adds. */
-const CAST_TYPES: Record<string, { type: string; since: SqlVersion }> = {
+const CAST_TYPES = lookupTable<{ type: string; since: SqlVersion }>({
   string: { type: 'String', since: '2015-10-08' },
   nvarchar: { type: 'String', since: '2015-10-08' },
   text: { type: 'String', since: '2015-10-08' },
@@ -72,7 +73,7 @@ const CAST_TYPES: Record<string, { type: string; since: SqlVersion }> = {
   decimal: { type: 'Decimal', since: '2016-03-23' },
   bool: { type: 'Boolean', since: '2016-03-23' },
   boolean: { type: 'Boolean', since: '2016-03-23' },
-};
+});
 
 /** "SET clause": variable names up to 64 characters. */
 const MAX_VARIABLE_NAME = 64;
@@ -509,10 +510,8 @@ class Parser {
     const value = this.expression();
     this.expectWord('AS');
     const token = this.peek();
-    // Own keys only: `cast(x AS constructor)` must not find Object.prototype's members.
-    const name = token.text.toLowerCase();
-    const keyword =
-      token.kind === 'word' && Object.hasOwn(CAST_TYPES, name) ? CAST_TYPES[name] : undefined;
+    // A lookup table: `cast(x AS constructor)` finds no type.
+    const keyword = token.kind === 'word' ? CAST_TYPES[token.text.toLowerCase()] : undefined;
     if (!keyword) {
       throw new UnsupportedSqlError(
         `unsupported cast() type ${token.text || 'end of SQL'} (String, Nvarchar, Text, Ntext, ` +
