@@ -306,12 +306,24 @@ export class OfflineCloud {
       AWS_ENDPOINT_URL_SQS: `http://${host}:${this.settings.sqsPort}`,
       TOKEN_SECRET: ensureLocalTokenSecret(defaultLocalCloudDir()),
     };
+    // The routes that answer a client's own frames run at a lower CPU priority than the rest
+    // (local/stack/worker-priority.mjs): on AWS a flood of them has CPU of its own; here it would
+    // take the shared cores from everyone's telemetry.
+    for (const definition of Object.values(this.functions())) {
+      const routes = (definition.events ?? []).map(({ websocket }) =>
+        typeof websocket === 'string' ? websocket : websocket?.route,
+      );
+      if (routes.some((route) => route && route !== '$connect' && route !== '$disconnect')) {
+        definition.environment = { ...definition.environment, OFFLINE_CPU_NICE: '10' };
+      }
+    }
   }
 
   private functions(): Record<
     string,
     {
       name?: string;
+      environment?: Record<string, string>;
       events?: { iot?: IotEventDefinition; websocket?: WebSocketEvent; sqs?: SqsEventDefinition }[];
     }
   > {

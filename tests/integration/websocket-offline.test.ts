@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
 import { connectClient } from '../support/ws-client';
@@ -52,6 +53,28 @@ describe('the offline WebSocket API', () => {
       delivered: 2,
     });
     await Promise.all([first.close(), second.close()]);
+  });
+
+  it("runs the client routes' Lambda workers at a lower CPU priority, the connection ones not", async () => {
+    // The nice value of each thread of the stack's process (field 19 of /proc/<pid>/task/<tid>/stat).
+    const niceValues = async () => {
+      const tasks = await readdir(`/proc/${stack.process.pid}/task`);
+      const values = await Promise.all(
+        tasks.map(async (tid) => {
+          const stat = await readFile(`/proc/${stack.process.pid}/task/${tid}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+        }),
+      );
+      return values;
+    };
+    const client = await connectClient(stack.websocketUrl);
+    // $connect ran (its worker and the authorizer's): nothing at a lower priority.
+    expect((await niceValues()).filter((nice) => nice !== 0)).toEqual([]);
+    client.send({ action: 'sendMessage', message: 'priority' });
+    await client.waitFor((frame) => frame.type === 'sent');
+    // sendMessage's worker thread runs at nice 10 (local/stack/worker-priority.mjs).
+    expect((await niceValues()).filter((nice) => nice !== 0)).toEqual([10]);
+    await client.close();
   });
 
   it('answers bad input with an error frame and keeps the connection usable', async () => {
