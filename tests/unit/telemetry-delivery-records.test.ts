@@ -17,55 +17,15 @@ import {
   jest,
 } from '@jest/globals';
 import type { Context } from 'aws-lambda';
-import { Broadcaster } from '../../shared/connections/broadcaster';
-import type { Connection, ConnectionRepository } from '../../shared/connections/repository';
-import type { ConnectionSender, SendOutcome } from '../../shared/connections/sender';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../../shared/limits';
 import { logger } from '../../shared/logger';
 import type { SqsRecord } from '../../shared/protocol';
+import { broadcasterOver } from '../support/delivery-stand-ins';
 
 // Before shared/metrics.ts is first imported: tests/support/setup-env.ts turns metrics off.
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 const { metrics } = await import('../../shared/metrics');
 const { forwardBatch, forwardReading } = await import('../../shared/telemetry/delivery');
-
-const FORBIDDEN = Object.assign(new Error('PostToConnection answered 403'), {
-  $metadata: { httpStatusCode: 403 },
-});
-
-/** Delivers after `delayMs`, except 410 to the connections in `gone` and 403 to `refuse`. */
-class RecordingSender implements ConnectionSender {
-  readonly posts: { connectionId: string; data: string }[] = [];
-  constructor(
-    private readonly options: { gone?: string[]; refuse?: string[]; delayMs?: number } = {},
-  ) {}
-  async send(connectionId: string, data: string): Promise<SendOutcome> {
-    const { gone = [], refuse = [], delayMs = 0 } = this.options;
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    if (refuse.includes(connectionId)) throw FORBIDDEN;
-    if (gone.includes(connectionId)) return 'gone';
-    this.posts.push({ connectionId, data });
-    return 'delivered';
-  }
-}
-
-function setUp(
-  connections: Connection[],
-  options: { gone?: string[]; refuse?: string[]; delayMs?: number } = {},
-) {
-  const sender = new RecordingSender(options);
-  const broadcaster = new Broadcaster({
-    connections: {
-      async *pages() {
-        yield connections;
-      },
-    },
-    repository: { remove: async () => true } as unknown as ConnectionRepository,
-    sender,
-    concurrency: 4,
-  });
-  return { broadcaster, sender };
-}
 
 const context = (): Context =>
   ({ awsRequestId: 'req-1', getRemainingTimeInMillis: () => 10_000 }) as unknown as Context;
@@ -139,7 +99,7 @@ async function timed<T>(call: () => Promise<T>): Promise<{ value: T; wallMs: num
 
 describe('forwardReading logs and metrics', () => {
   it('a reading forwarded: one INFO line with the device, topic, kind and counts', async () => {
-    const { broadcaster } = setUp(
+    const { broadcaster } = broadcasterOver(
       [
         { connectionId: 'ok', topics: null },
         { connectionId: 'left', topics: null },
@@ -176,7 +136,7 @@ describe('forwardReading logs and metrics', () => {
   });
 
   it('a viewer unreachable: one WARN line naming it and its error; nothing counted forwarded', async () => {
-    const { broadcaster } = setUp(
+    const { broadcaster } = broadcasterOver(
       [
         { connectionId: 'ok', topics: null },
         { connectionId: 'bad', topics: null },
@@ -215,7 +175,7 @@ describe('forwardReading logs and metrics', () => {
   });
 
   it('a frame over the message limit: a WARN line with its id, device, topic and sizes, then INFO', async () => {
-    const { broadcaster, sender } = setUp([{ connectionId: 'ok', topics: null }]);
+    const { broadcaster, sender } = broadcasterOver([{ connectionId: 'ok', topics: null }]);
     const payload = bulky(WEBSOCKET_MESSAGE_MAX_BYTES);
     await forwardReading(broadcaster, event('d1', 'm-big', payload), context());
 
@@ -244,7 +204,7 @@ describe('forwardReading logs and metrics', () => {
 
 describe('forwardBatch logs and metrics', () => {
   it('all delivered: one INFO line with the batch’s counts; every record counted forwarded', async () => {
-    const { broadcaster } = setUp(
+    const { broadcaster } = broadcasterOver(
       [
         { connectionId: 'all', topics: null },
         { connectionId: 'left', topics: null },
@@ -294,7 +254,7 @@ describe('forwardBatch logs and metrics', () => {
   it('gone and failed viewers: frames per viewer over all of them; a WARN line per failure', async () => {
     // Each bulky reading fills most of a 32 KB frame: 'all' gets [r1] [r2 r3], 'bad' (d1) [r1 r3],
     // 'left' (d2) [r2], 'd9' nothing.
-    const { broadcaster, sender } = setUp(
+    const { broadcaster, sender } = broadcasterOver(
       [
         { connectionId: 'all', topics: null },
         { connectionId: 'bad', topics: ['devices/d1/#'] },
@@ -358,7 +318,9 @@ describe('forwardBatch logs and metrics', () => {
   });
 
   it('a failed viewer with several frames: the WARN line counts the frames it did not get', async () => {
-    const { broadcaster } = setUp([{ connectionId: 'bad', topics: null }], { refuse: ['bad'] });
+    const { broadcaster } = broadcasterOver([{ connectionId: 'bad', topics: null }], {
+      refuse: ['bad'],
+    });
     await forwardBatch(
       broadcaster,
       [
@@ -379,7 +341,9 @@ describe('forwardBatch logs and metrics', () => {
   });
 
   it('no viewer at all: no frames per viewer nor readings per frame; every record forwarded', async () => {
-    const { broadcaster, sender } = setUp([{ connectionId: 'd9', topics: ['devices/d9/#'] }]);
+    const { broadcaster, sender } = broadcasterOver([
+      { connectionId: 'd9', topics: ['devices/d9/#'] },
+    ]);
     const { wallMs } = await timed(() =>
       forwardBatch(
         broadcaster,
@@ -418,7 +382,7 @@ describe('forwardBatch logs and metrics', () => {
   });
 
   it('unreadable records: a WARN line each with the record, its receive count and why', async () => {
-    const { broadcaster } = setUp([{ connectionId: 'all', topics: null }]);
+    const { broadcaster } = broadcasterOver([{ connectionId: 'all', topics: null }]);
     const response = await forwardBatch(
       broadcaster,
       [

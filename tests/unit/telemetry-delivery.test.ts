@@ -8,41 +8,9 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
-import { Broadcaster } from '../../shared/connections/broadcaster';
-import type { Connection, ConnectionRepository } from '../../shared/connections/repository';
-import type { ConnectionSender, SendOutcome } from '../../shared/connections/sender';
 import type { SqsRecord } from '../../shared/protocol';
 import { forwardBatch, forwardReading } from '../../shared/telemetry/delivery';
-
-const FORBIDDEN = Object.assign(new Error('PostToConnection answered 403'), {
-  $metadata: { httpStatusCode: 403 },
-});
-
-/** Delivers, except to the connections in `refuse` (403, not retried). */
-class RecordingSender implements ConnectionSender {
-  readonly posts: { connectionId: string; data: string; timeoutMs: number | undefined }[] = [];
-  constructor(private readonly refuse: readonly string[] = []) {}
-  async send(connectionId: string, data: string, timeoutMs?: number): Promise<SendOutcome> {
-    this.posts.push({ connectionId, data, timeoutMs });
-    if (this.refuse.includes(connectionId)) throw FORBIDDEN;
-    return 'delivered';
-  }
-}
-
-function setUp(connections: Connection[], refuse: string[] = []) {
-  const sender = new RecordingSender(refuse);
-  const broadcaster = new Broadcaster({
-    connections: {
-      async *pages() {
-        yield connections;
-      },
-    },
-    repository: { remove: async () => true } as unknown as ConnectionRepository,
-    sender,
-    concurrency: 4,
-  });
-  return { broadcaster, sender };
-}
+import { broadcasterOver, FORBIDDEN } from '../support/delivery-stand-ins';
 
 const context = (remainingMs = 10_000): Context =>
   ({ awsRequestId: 'req-1', getRemainingTimeInMillis: () => remainingMs }) as unknown as Context;
@@ -58,12 +26,12 @@ const record = (messageId: string, body: object): SqsRecord =>
 
 describe('forwardReading (direct delivery)', () => {
   it('fails the invocation when a viewer cannot be reached, naming it, after the others got it', async () => {
-    const { broadcaster, sender } = setUp(
+    const { broadcaster, sender } = broadcasterOver(
       [
         { connectionId: 'ok', topics: null },
         { connectionId: 'bad', topics: null },
       ],
-      ['bad'],
+      { refuse: ['bad'] },
     );
     const failure = await forwardReading(broadcaster, event('d1', 'm1'), context()).catch(
       (error: unknown) => error,
@@ -73,28 +41,30 @@ describe('forwardReading (direct delivery)', () => {
       report: { delivered: 1, gone: 0, failed: 1 },
       failures: [{ connectionId: 'bad', error: String(FORBIDDEN) }],
     });
-    expect(sender.posts.map((post) => post.connectionId).sort()).toEqual(['bad', 'ok']);
+    expect(sender.attempts.map((post) => post.connectionId).sort()).toEqual(['bad', 'ok']);
   });
 
   it('gives the posts the Lambda’s remaining time less a second', async () => {
-    const { broadcaster, sender } = setUp([{ connectionId: 'a', topics: null }]);
+    const { broadcaster, sender } = broadcasterOver([{ connectionId: 'a', topics: null }]);
     const report = await forwardReading(broadcaster, event('d1', 'm1'), context(1_500));
     expect(report).toEqual({ delivered: 1, gone: 0, failed: 0 });
-    expect(sender.posts[0]!.timeoutMs).toBeGreaterThan(300);
-    expect(sender.posts[0]!.timeoutMs).toBeLessThanOrEqual(500);
+    expect(sender.attempts[0]!.timeoutMs).toBeGreaterThan(300);
+    expect(sender.attempts[0]!.timeoutMs).toBeLessThanOrEqual(500);
   });
 });
 
 describe('forwardBatch (batched delivery)', () => {
   it('gives the posts the Lambda’s remaining time less a second', async () => {
-    const { broadcaster, sender } = setUp([{ connectionId: 'a', topics: null }]);
+    const { broadcaster, sender } = broadcasterOver([{ connectionId: 'a', topics: null }]);
     await forwardBatch(broadcaster, [record('r1', event('d1', 'm1'))], context(1_500));
-    expect(sender.posts[0]!.timeoutMs).toBeGreaterThan(300);
-    expect(sender.posts[0]!.timeoutMs).toBeLessThanOrEqual(500);
+    expect(sender.attempts[0]!.timeoutMs).toBeGreaterThan(300);
+    expect(sender.attempts[0]!.timeoutMs).toBeLessThanOrEqual(500);
   });
 
   it('a reading the queue holds twice, not delivered, comes back as both its records', async () => {
-    const { broadcaster } = setUp([{ connectionId: 'bad', topics: null }], ['bad']);
+    const { broadcaster } = broadcasterOver([{ connectionId: 'bad', topics: null }], {
+      refuse: ['bad'],
+    });
     const twice = event('d1', 'm1');
     const response = await forwardBatch(
       broadcaster,
@@ -107,7 +77,7 @@ describe('forwardBatch (batched delivery)', () => {
   });
 
   it('names each batch frame after the request, numbered from 0', async () => {
-    const { broadcaster, sender } = setUp([
+    const { broadcaster, sender } = broadcasterOver([
       { connectionId: 'one', topics: ['devices/d1/#'] },
       { connectionId: 'two', topics: ['devices/d2/#'] },
     ]);
@@ -116,7 +86,7 @@ describe('forwardBatch (batched delivery)', () => {
       [record('r1', event('d1', 'm1')), record('r2', event('d2', 'm2'))],
       context(),
     );
-    const ids = sender.posts.map((post) => (JSON.parse(post.data) as { id: string }).id).sort();
+    const ids = sender.attempts.map((post) => (JSON.parse(post.data) as { id: string }).id).sort();
     expect(ids).toEqual(['req-1-0', 'req-1-1']);
   });
 });
