@@ -112,6 +112,8 @@ describe('rate limit: burst of 20, then 5 per second (README), on every action',
   it('counts frames by when they arrived, not by when their invocation ran', async () => {
     await call(connect, 'queued', '$connect');
     const body = '{"action":"unsubscribe","topics":["x/y"]}';
+    // requestTimeEpoch is when API Gateway received the frame ("WebSocket API mapping template
+    // reference for API Gateway", $context.requestTimeEpoch).
     // 21 frames that reached API Gateway at once, whose invocations queued: by the time they run,
     // more than one refill interval (200 ms) has passed. The bucket still sees a burst of 21.
     const events = Array.from({ length: 21 }, () => webSocketEvent('queued', 'unsubscribe', body));
