@@ -307,7 +307,7 @@ export class OfflineCloud {
       TOKEN_SECRET: ensureLocalTokenSecret(defaultLocalCloudDir()),
     };
     // The routes that answer a client's own frames run at a lower CPU priority than the rest
-    // (local/stack/worker-priority.mjs): on AWS a flood of them has CPU of its own; here it would
+    // (local/stack/worker-priority.cjs): on AWS a flood of them has CPU of its own; here it would
     // take the shared cores from everyone's telemetry.
     for (const definition of Object.values(this.functions())) {
       const routes = (definition.events ?? []).map(({ websocket }) =>

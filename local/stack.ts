@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { signAccessToken, type TokenRequest } from '../shared/auth/tokens';
 import { ensureLocalTokenSecret } from './auth/token-secret';
 import { DEFAULT_PORTS, PORT_VARIABLES } from './settings';
@@ -23,7 +23,7 @@ export type { StackEndpoints } from './stack/signal';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVERLESS_BIN = path.join(REPO_ROOT, 'node_modules/serverless/bin/serverless.js');
 /** Preloaded into the stack's process and its Lambda worker threads (see the file). */
-const WORKER_PRIORITY = path.join(REPO_ROOT, 'local/stack/worker-priority.mjs');
+const WORKER_PRIORITY = path.join(REPO_ROOT, 'local/stack/worker-priority.cjs');
 
 /** Every port that has a default gets a free one (the others are off or free already). */
 const FREE_PORT_VARIABLES = Object.keys(DEFAULT_PORTS).map((name) => PORT_VARIABLES[name] ?? name);
@@ -112,7 +112,7 @@ export async function startOfflineStack(options: StartStackOptions = {}): Promis
 
   const child = spawn(
     process.execPath,
-    ['--import', pathToFileURL(WORKER_PRIORITY).href, SERVERLESS_BIN, ...serverlessArgs],
+    ['--require', WORKER_PRIORITY, SERVERLESS_BIN, ...serverlessArgs],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },

@@ -19,14 +19,15 @@
  *   stage (`/{stage}/@connections/{id}`), refuses data over 128 KB with 413, says `GoneException`
  *   with its 410, and (with `verifyRequest`) refuses requests without a valid SigV4 signature.
  * - Lambda runs each invocation in its own execution environment; offline, each function gets at
- *   most `lambdaConcurrency` workers and further invocations queue (a flood used to spawn a
- *   worker thread per frame, 200 threads and 3 GB, and time out everyone).
+ *   most `lambdaConcurrency` workers, started one at a time, and further invocations queue (a
+ *   flood used to spawn a worker thread per frame, 200 threads and 3 GB, and time out everyone;
+ *   see lambda-environments.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../../shared/limits';
-import { ConcurrencyLimit } from './concurrency-limit';
+import { LambdaEnvironments } from './lambda-environments';
 import { RateBucket } from './rate-bucket';
 import type {
   AnyFunction,
@@ -243,13 +244,23 @@ class PendingHandshakes {
 
 /**
  * serverless-offline takes an idle instance from its pool (or makes a new one), sets the event,
- * then runs it. The instance stays idle while it waits here, so the pool hands it out again;
- * each run therefore keeps its own event and runs one at a time on its instance.
+ * then runs it. Each run goes through its function's LambdaEnvironments instead, which picks the
+ * instance it runs on (at most `limit` of them, one starting at a time) and sets the event there
+ * just before the run; meanwhile the offered instance stays idle, so the pool hands it out again
+ * rather than making yet another.
  */
 function limitLambdaConcurrency(internals: ServerlessOfflineInternals, limit: number): void {
-  const perFunction = new Map<string, ConcurrencyLimit>();
-  const perInstance = new WeakMap<object, ConcurrencyLimit>();
+  const perFunction = new Map<string, LambdaEnvironments<object>>();
   const pendingEvent = new WeakMap<object, unknown>();
+  const environmentsOf = (instance: { functionName?: string }) => {
+    const name = instance.functionName ?? 'unknown';
+    let environments = perFunction.get(name);
+    if (!environments) {
+      environments = new LambdaEnvironments<object>(limit, isLambdaTimeout);
+      perFunction.set(name, environments);
+    }
+    return environments;
+  };
   wrap(
     internals.lambdaFunction,
     'setEvent',
@@ -265,19 +276,26 @@ function limitLambdaConcurrency(internals: ServerlessOfflineInternals, limit: nu
     (original) =>
       function (this: object & { functionName?: string }) {
         const event = pendingEvent.get(this);
-        const name = this.functionName ?? 'unknown';
-        let functionLimit = perFunction.get(name);
-        if (!functionLimit) perFunction.set(name, (functionLimit = new ConcurrencyLimit(limit)));
-        let instanceLimit = perInstance.get(this);
-        if (!instanceLimit) perInstance.set(this, (instanceLimit = new ConcurrencyLimit(1)));
-        const run = () =>
-          instanceLimit.run(() => {
-            setEventOf(internals, this, event);
-            return original.call(this) as Promise<unknown>;
-          });
-        return functionLimit.run(run);
+        return environmentsOf(this).run(this, (instance) => {
+          setEventOf(internals, instance, event);
+          return original.call(instance) as Promise<unknown>;
+        });
       },
   );
+  wrap(
+    internals.lambdaFunction,
+    'cleanup',
+    (original) =>
+      function (this: object & { functionName?: string }) {
+        environmentsOf(this).forget(this);
+        return original.call(this) as Promise<unknown>;
+      },
+  );
+}
+
+/** serverless-offline's LambdaTimeoutError ("[504] - Lambda timeout."): it ended the worker. */
+function isLambdaTimeout(error: unknown): boolean {
+  return error instanceof Error && error.constructor.name === 'LambdaTimeoutError';
 }
 
 function setEventOf(internals: ServerlessOfflineInternals, instance: object, event: unknown) {

@@ -21,7 +21,7 @@ export interface EventClass {
 export interface ServerlessOfflineInternals {
   /** WebSocketClients: verifyClient, addClient (one per WebSocket API). */
   webSocketClients: PatchableClass;
-  /** LambdaFunction: setEvent, runHandler (one per warm instance). */
+  /** LambdaFunction: setEvent, runHandler, cleanup (one per warm instance). */
   lambdaFunction: PatchableClass;
   /** hapi's Server, whose route() registers the @connections routes. */
   hapiServer: PatchableClass;
@@ -57,6 +57,7 @@ export async function loadServerlessOfflineInternals(): Promise<ServerlessOfflin
     ['webSocketClients', 'addClient'],
     ['lambdaFunction', 'setEvent'],
     ['lambdaFunction', 'runHandler'],
+    ['lambdaFunction', 'cleanup'],
     ['hapiServer', 'route'],
   ];
   for (const [name, method] of expected) {

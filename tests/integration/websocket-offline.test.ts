@@ -8,6 +8,19 @@ let stack: OfflineStack;
 beforeAll(async () => {
   stack = await startOfflineStack();
 }, 120_000);
+/** The nice value of each thread of the stack's process (field 19 of /proc/<pid>/task/<tid>/stat). */
+async function niceValues(): Promise<number[]> {
+  const tasks = await readdir(`/proc/${stack.process.pid}/task`);
+  return Promise.all(
+    tasks.map(async (tid) => {
+      const stat = await readFile(`/proc/${stack.process.pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    }),
+  );
+}
+/** Threads at nice 10: the workers of the client routes (local/stack/worker-priority.cjs). */
+const lowered = (values: number[]) => values.filter((nice) => nice === 10).length;
+
 afterAll(async () => {
   const code = await stack?.stop();
   expect(code).toBe(0);
@@ -56,18 +69,6 @@ describe('the offline WebSocket API', () => {
   });
 
   it("runs the client routes' Lambda workers at a lower CPU priority, the connection ones not", async () => {
-    // The nice value of each thread of the stack's process (field 19 of /proc/<pid>/task/<tid>/stat).
-    const niceValues = async () => {
-      const tasks = await readdir(`/proc/${stack.process.pid}/task`);
-      const values = await Promise.all(
-        tasks.map(async (tid) => {
-          const stat = await readFile(`/proc/${stack.process.pid}/task/${tid}/stat`, 'utf8');
-          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-        }),
-      );
-      return values;
-    };
-    const lowered = (values: number[]) => values.filter((nice) => nice === 10).length;
     const before = await niceValues();
     const client = await connectClient(stack.websocketUrl);
     // $connect ran (its worker and the authorizer's): no thread more at a lower priority, and no
@@ -76,10 +77,29 @@ describe('the offline WebSocket API', () => {
     expect(lowered(connected)).toBe(lowered(before));
     expect(connected.filter((nice) => nice !== 0 && nice !== 10)).toEqual([]);
     // unsubscribe's first run (no earlier test in this file sends one) starts its worker thread,
-    // at nice 10 (local/stack/worker-priority.mjs).
+    // at nice 10 (local/stack/worker-priority.cjs).
     client.send({ action: 'unsubscribe', topics: ['devices/a/telemetry'] });
     await client.waitFor((frame) => frame.type === 'unsubscribed');
     expect(lowered(await niceValues())).toBe(lowered(connected) + 1);
+    await client.close();
+  });
+
+  it('a burst of frames to one function starts at most OFFLINE_LAMBDA_CONCURRENCY (2) workers', async () => {
+    // Lambda gives each concurrent invocation an execution environment of its own; offline they
+    // are worker threads on shared cores, bounded per function (local/websocket/
+    // lambda-environments.ts). serverless-offline's pool made a third for this burst, and one
+    // per frame before any bound. subscribe: no earlier test in this file runs it.
+    const client = await connectClient(stack.websocketUrl);
+    const before = await niceValues();
+    const frames = 40;
+    for (let i = 0; i < frames; i++) client.send({ action: 'subscribe', topics: [`burst/${i}`] });
+    const answered = () =>
+      client.frames.filter((frame) => frame.type === 'subscribed' || frame.code === 'RATE_LIMITED');
+    await client.waitFor(() => answered().length === frames, 60_000);
+    // Counted at nice 10 only: a $disconnect of an earlier test may start its worker meanwhile.
+    const started = lowered(await niceValues()) - lowered(before);
+    expect(started).toBeGreaterThanOrEqual(1);
+    expect(started).toBeLessThanOrEqual(2);
     await client.close();
   });
 
