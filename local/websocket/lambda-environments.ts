@@ -81,8 +81,12 @@ export class LambdaEnvironments<Instance extends object> {
         },
         (error: unknown) => {
           job.reject(error);
-          // Its next run would start a new worker: then it is a spare, not a warm environment.
-          if (this.endsWorker(error)) this.environments.delete(instance);
+          // Its next run starts a new worker: it is a spare again, not a warm environment (and
+          // invocations waiting for it need no new instance from the pool to go on).
+          if (this.endsWorker(error)) {
+            this.environments.delete(instance);
+            this.spares.unshift(instance);
+          }
           settled();
         },
       );

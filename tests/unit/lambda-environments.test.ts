@@ -106,7 +106,7 @@ describe('LambdaEnvironments', () => {
     expect(environments.size).toBe(1);
   });
 
-  it('after a failure that ends the worker, the next run starts on a fresh instance', async () => {
+  it('after a failure that ends the worker, the waiting invocations start it anew', async () => {
     class LambdaTimeoutError extends Error {}
     const environments = new LambdaEnvironments<Instance>(
       1,
@@ -115,16 +115,24 @@ describe('LambdaEnvironments', () => {
     const { started, task } = recorder();
     const a = { name: 'a' };
     const timedOut = environments.run(a, task(1));
+    // Offered a again (idle in the pool's eyes between runs): no other instance exists.
+    const waiting = environments.run(a, task(2));
+    const alsoWaiting = environments.run(a, task(3));
     await settle();
     started[0]?.fail(new LambdaTimeoutError('[504] - Lambda timeout.'));
     await expect(timedOut).rejects.toThrow('Lambda timeout');
-    expect(environments.size).toBe(0);
-    const b = { name: 'b' };
-    const next = environments.run(b, task(2));
     await settle();
-    started[1]?.finish();
-    await expect(next).resolves.toBe('2 on b');
+    // a starts again as a new environment, and alone: 3 waits until it is warm.
+    expect(started.map((run) => [run.invocation, run.instance])).toEqual([
+      [1, 'a'],
+      [2, 'a'],
+    ]);
     expect(environments.size).toBe(1);
+    started[1]?.finish();
+    await expect(waiting).resolves.toBe('2 on a');
+    await settle();
+    started[2]?.finish();
+    await expect(alsoWaiting).resolves.toBe('3 on a');
   });
 
   it('an instance the pool dropped is no environment any more: a new one may take its place', async () => {
