@@ -14,7 +14,15 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credentials';
 import { VERSION_ITEM_ID } from '../../shared/connections/repository';
-import { deviceCredentials, httpsPublish, type DeviceCredentials } from '../support/devices';
+import { deadLetterDirectory } from '../../local/iot/core';
+import { DeadLetterStore } from '../../local/iot/dead-letters';
+import { MAX_COMMAND_DEPTH } from '../../shared/protocol';
+import {
+  connectDevice,
+  deviceCredentials,
+  httpsPublish,
+  type DeviceCredentials,
+} from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
 import { connectClient, type TestClient } from '../support/ws-client';
 
@@ -153,6 +161,46 @@ describe('frames naming $connect or $disconnect go to $default', () => {
       (frame) => frame.type === 'subscribed' && (frame.topics as string[]).length === 2,
     );
     expect(subscribed.topics).toEqual(['devices/sensor-1/#', 'devices/sensor-2/#']);
+    await client.close();
+  });
+});
+
+describe('JSON nested deeper than anyone should (issue 11, item 4)', () => {
+  // AWS IoT does not bound a payload's nesting ("MQTT message payload"); the offline rules engine
+  // must neither crash on it nor lose it: the reading is delivered (as text, README's table of
+  // frame kinds), nothing is dead-lettered.
+  it.each([5_000, 10_000])(
+    'telemetry nested %i levels is acknowledged and delivered (as text), not lost',
+    async (levels) => {
+      const payload = `{"marker":${levels},"a":` + '['.repeat(levels) + ']'.repeat(levels) + '}';
+      const credentials = deviceCredentials(stack.localCloudDir, `deep-${levels}`);
+      const device = await connectDevice(stack.ports.mqtt, credentials);
+      // QoS 1: publishAsync resolves on the PUBACK.
+      await device.publishAsync(`devices/deep-${levels}/telemetry`, payload, { qos: 1 });
+      await device.endAsync();
+      await expect(
+        viewer.waitFor(
+          (frame) => frame.type === 'telemetry' && frame.deviceId === `deep-${levels}`,
+          20_000,
+        ),
+      ).resolves.toMatchObject({ kind: 'text', size: payload.length, text: payload });
+      const letters = await new DeadLetterStore(deadLetterDirectory(stack.localCloudDir)).list();
+      expect(
+        letters.filter((letter) => letter.topic === `devices/deep-${levels}/telemetry`),
+      ).toEqual([]);
+    },
+  );
+
+  it(`a command nested 10 000 levels answers VALIDATION_FAILED (at most ${MAX_COMMAND_DEPTH}), and the client stays served`, async () => {
+    // The stack's token has the commands claim and no topic limits.
+    const client = await connectClient(stack.websocketUrl);
+    const command = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+    client.send(`{"action":"sendCommand","deviceId":"sensor-1","command":${command}}`);
+    await expect(client.waitFor((frame) => frame.type === 'error')).resolves.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining(`nested more than ${MAX_COMMAND_DEPTH} levels`),
+    });
+    await stillServing(client);
     await client.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Every payload a device publishes reaches the WebSocket clients, against the whole offline
  * stack with clients nobody here wrote (mosquitto_pub, curl) and mqtt.js: text as the seed's
- * devices send it, binary, empty, JSON values, and JSON nested 5 000 and 10 000 levels deep.
+ * devices send it, binary, empty and JSON values (JSON nested 10 000 levels deep: tests/bad-input/
+ * websocket-api.test.ts).
  *
  * AWS: "Working with binary payloads" (AWS IoT developer guide) — a Lambda action takes a
  * non-JSON payload only base64-encoded, hence the rule's encode(*, 'base64'); "MQTT message
@@ -131,29 +132,7 @@ describe('clients nobody here wrote', () => {
   });
 });
 
-describe('payloads nested deeper than anyone should', () => {
-  it.each([5_000, 10_000])(
-    'JSON nested %i levels is acknowledged and delivered (as text), not lost',
-    async (levels) => {
-      const payload = `{"marker":${levels},"a":` + '['.repeat(levels) + ']'.repeat(levels) + '}';
-      const credentials = deviceCredentials(stack.localCloudDir, `deep-${levels}`);
-      const device = await connectDevice(stack.ports.mqtt, credentials);
-      // QoS 1: publishAsync resolves on the PUBACK.
-      await device.publishAsync(`devices/deep-${levels}/telemetry`, payload, { qos: 1 });
-      await device.endAsync();
-      await expect(
-        viewer.waitFor(
-          from(`deep-${levels}`, () => true),
-          20_000,
-        ),
-      ).resolves.toMatchObject({ kind: 'text', size: payload.length, text: payload });
-      const letters = await new DeadLetterStore(deadLetterDirectory(stack.localCloudDir)).list();
-      expect(
-        letters.filter((letter) => letter.topic === `devices/deep-${levels}/telemetry`),
-      ).toEqual([]);
-    },
-  );
-
+describe('JSON values', () => {
   it('a JSON array and a number arrive as JSON values', async () => {
     const credentials = deviceCredentials(stack.localCloudDir, 'values-1');
     const device = await connectDevice(stack.ports.mqtt, credentials);

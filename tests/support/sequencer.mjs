@@ -22,7 +22,7 @@ const SECONDS = {
   'tests/integration/simulator.test.ts': 110,
   'tests/bad-input/websocket-api.test.ts': 107,
   'tests/integration/device-cli.test.ts': 105,
-  'tests/integration/websocket-auth.test.ts': 87,
+  'tests/bad-input/websocket-auth.test.ts': 87,
   'tests/unit/dataset-generator.test.ts': 83,
   'tests/integration/iot-offline.test.ts': 83,
   'tests/browser/dashboard-address.test.ts': 83,
