@@ -1,10 +1,12 @@
 /**
  * Deploy-time checks and look-ups, wired into the framework by serverless-plugin.cjs: the stage's
  * names against AWS's limits (every command, before anything is built), the
- * `${iotEndpoint:…}` variable source and the checked `${delivery:…}` parameters (delivery.ts).
+ * `${iotEndpoint:…}` variable source, the checked `${delivery:…}` parameters (delivery.ts) and
+ * the removal of serverless-esbuild's zip staging folders after packaging (zip-staging.ts).
  */
 import type { IoTClientConfig } from '@aws-sdk/client-iot';
 export { resolveDelivery } from './delivery';
+export { removeZipStagingFolders } from './zip-staging';
 import { lookUpIotEndpoint, parseEndpointType, type EndpointLookupLog } from './iot-endpoint';
 import { NAME_RULES, assertNamesAccepted, namesOfResources, type AwsName } from './resource-names';
 

@@ -1,6 +1,7 @@
 // Deploy-time plugin (plugins/plugin.ts): the stage's names checked against AWS's limits before
-// any command does work, the `${iotEndpoint:<type>}` variable source and the checked
-// `${delivery:<setting>}` stage parameters. The framework loads
+// any command does work, the `${iotEndpoint:<type>}` variable source, the checked
+// `${delivery:<setting>}` stage parameters, and serverless-esbuild's zip staging folders removed
+// after packaging (plugins/zip-staging.ts). The framework loads
 // plugins with require(), so this CommonJS file imports the TypeScript through tsx, scoped to
 // that import (no loader registered for the rest of the process).
 const { pathToFileURL } = require('node:url');
@@ -41,8 +42,22 @@ class DeployTimePlugin {
           })),
       },
     };
+    // After serverless-esbuild zipped (in the `before:` hooks of these events). A folder that
+    // cannot be removed is worth a warning, never a failed deployment.
+    const removeZipStaging = async () => {
+      try {
+        const plugin = await load();
+        await plugin.removeZipStagingFolders({
+          zipNames: [...serverless.service.getAllFunctions(), serverless.service.service],
+        });
+      } catch (error) {
+        utils.log.warning(`Could not remove serverless-esbuild's zip staging folders: ${error}`);
+      }
+    };
     this.hooks = {
       initialize: () => asUserError((plugin) => plugin.assertStageNamesAccepted(serverless)),
+      'after:package:createDeploymentArtifacts': removeZipStaging,
+      'after:deploy:function:packageFunction': removeZipStaging,
     };
   }
 }
