@@ -188,6 +188,7 @@ export class OfflineCloud {
       routeSelectionExpression: api.routeSelectionExpression,
       routeKeys: Object.keys(api.routes),
       lambdaConcurrency: this.settings.lambdaConcurrency,
+      reloadHandler: this.settings.reloadHandler,
       invokeRoute: async (route, event) => {
         const key = api.routes[route];
         if (!key) return null;

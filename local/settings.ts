@@ -28,6 +28,8 @@ export interface OfflineSettings {
   sqsPort: number;
   /** Most Lambda workers one function runs at once offline (OFFLINE_LAMBDA_CONCURRENCY). */
   lambdaConcurrency: number;
+  /** serverless-offline's `--reloadHandler`: every invocation loads the handler anew. */
+  reloadHandler: boolean;
 }
 
 export interface ServerlessLike {
@@ -70,6 +72,7 @@ export function readSettings(
         DEFAULT_PORTS.sqsPort,
     ),
     lambdaConcurrency: positive('lambdaConcurrency', cloud.lambdaConcurrency ?? 2),
+    reloadHandler: Boolean(options.reloadHandler ?? offline.reloadHandler ?? false),
     alpnPort: port(
       'alpnPort',
       options.alpnPort ?? cloud.alpnPort ?? (process.env.ALPN_PORT || undefined) ?? 0,

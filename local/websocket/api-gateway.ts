@@ -49,6 +49,8 @@ export interface ApiGatewayRules {
   invokeRoute(route: '$default' | '$disconnect', event: object): Promise<unknown>;
   /** Most workers per function at once. */
   lambdaConcurrency: number;
+  /** serverless-offline's `reloadHandler`: a fresh worker for every invocation. */
+  reloadHandler?: boolean;
   /** SigV4 check of a management API request; a reason when refused. */
   verifyRequest?: (request: ManagementRequest) => Promise<string | undefined>;
   log: { notice(message: string): void; error(message: string): void };
@@ -131,7 +133,7 @@ export function installApiGatewayRules(
       },
   );
 
-  limitLambdaConcurrency(internals, rules.lambdaConcurrency);
+  limitLambdaConcurrency(internals, rules.lambdaConcurrency, rules.reloadHandler ?? false);
   guardManagementApi(internals, rules);
 }
 
@@ -249,14 +251,21 @@ class PendingHandshakes {
  * just before the run; meanwhile the offered instance stays idle, so the pool hands it out again
  * rather than making yet another.
  */
-function limitLambdaConcurrency(internals: ServerlessOfflineInternals, limit: number): void {
+function limitLambdaConcurrency(
+  internals: ServerlessOfflineInternals,
+  limit: number,
+  reloadHandler: boolean,
+): void {
   const perFunction = new Map<string, LambdaEnvironments<object>>();
   const pendingEvent = new WeakMap<object, unknown>();
   const environmentsOf = (instance: { functionName?: string }) => {
     const name = instance.functionName ?? 'unknown';
     let environments = perFunction.get(name);
     if (!environments) {
-      environments = new LambdaEnvironments<object>(limit, isLambdaTimeout);
+      environments = new LambdaEnvironments<object>(limit, {
+        endsWorker: isLambdaTimeout,
+        reuse: !reloadHandler,
+      });
       perFunction.set(name, environments);
     }
     return environments;

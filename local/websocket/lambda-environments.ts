@@ -8,22 +8,37 @@
  * one environment starts at a time: on AWS each cold start has CPU of its own, but offline they
  * share the machine's cores, so starting two at once only delays both (and everyone else's
  * functions). A second environment starts once the first is warm and still cannot keep up.
+ *
+ * With serverless-offline's `reloadHandler` the pool makes a fresh instance for every
+ * invocation, so that each run loads the handler anew; then (`reuse: false`) each invocation
+ * runs on the instance it was offered, at most `limit` at once.
  */
 export class LambdaEnvironments<Instance extends object> {
   private readonly environments = new Map<Instance, { busy: boolean; warm: boolean }>();
   /** Instances the pool made that run nothing yet: the next environment is one of these. */
   private readonly spares: Instance[] = [];
   private readonly waiting: {
+    offered: Instance;
     task: (instance: Instance) => Promise<unknown>;
     resolve: (value: unknown) => void;
     reject: (error: unknown) => void;
   }[] = [];
 
+  private readonly endsWorker: (error: unknown) => boolean;
+  private readonly reuse: boolean;
+
   constructor(
     private readonly limit: number,
-    /** A failure after which the instance's worker is gone (serverless-offline ends it on a timeout). */
-    private readonly endsWorker: (error: unknown) => boolean = () => false,
-  ) {}
+    options: {
+      /** A failure after which the instance's worker is gone (serverless-offline ends it on a timeout). */
+      endsWorker?: (error: unknown) => boolean;
+      /** false: run each invocation on the instance offered for it (`reloadHandler`). */
+      reuse?: boolean;
+    } = {},
+  ) {
+    this.endsWorker = options.endsWorker ?? (() => false);
+    this.reuse = options.reuse ?? true;
+  }
 
   /** Invocations waiting for an environment. */
   get queued(): number {
@@ -40,11 +55,12 @@ export class LambdaEnvironments<Instance extends object> {
    * out for this invocation; it becomes an environment only when a new one may start.
    */
   run<T>(offered: Instance, task: (instance: Instance) => Promise<T>): Promise<T> {
-    if (!this.environments.has(offered) && !this.spares.includes(offered)) {
+    if (this.reuse && !this.environments.has(offered) && !this.spares.includes(offered)) {
       this.spares.push(offered);
     }
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({
+        offered,
         task,
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -64,7 +80,8 @@ export class LambdaEnvironments<Instance extends object> {
   private dispatch(): void {
     for (;;) {
       const job = this.waiting[0];
-      const instance = job && (this.idleWarm() ?? this.startNew());
+      const instance =
+        job && (this.reuse ? (this.idleWarm() ?? this.startNew()) : this.own(job.offered));
       if (!job || !instance) return;
       this.waiting.shift();
       const state = this.environments.get(instance) as { busy: boolean; warm: boolean };
@@ -72,6 +89,8 @@ export class LambdaEnvironments<Instance extends object> {
       const settled = () => {
         state.busy = false;
         state.warm = true;
+        // Not reused: the instance served its one invocation (the pool drops it when idle).
+        if (!this.reuse) this.environments.delete(instance);
         this.dispatch();
       };
       job.task(instance).then(
@@ -85,7 +104,7 @@ export class LambdaEnvironments<Instance extends object> {
           // invocations waiting for it need no new instance from the pool to go on).
           if (this.endsWorker(error)) {
             this.environments.delete(instance);
-            this.spares.unshift(instance);
+            if (this.reuse) this.spares.unshift(instance);
           }
           settled();
         },
@@ -98,6 +117,13 @@ export class LambdaEnvironments<Instance extends object> {
       if (state.warm && !state.busy) return instance;
     }
     return undefined;
+  }
+
+  /** `reuse: false`: the offered instance itself, once fewer than `limit` run. */
+  private own(offered: Instance): Instance | undefined {
+    if (this.environments.size >= this.limit) return undefined;
+    this.environments.set(offered, { busy: false, warm: false });
+    return offered;
   }
 
   private startNew(): Instance | undefined {

@@ -108,10 +108,9 @@ describe('LambdaEnvironments', () => {
 
   it('after a failure that ends the worker, the waiting invocations start it anew', async () => {
     class LambdaTimeoutError extends Error {}
-    const environments = new LambdaEnvironments<Instance>(
-      1,
-      (error) => error instanceof LambdaTimeoutError,
-    );
+    const environments = new LambdaEnvironments<Instance>(1, {
+      endsWorker: (error) => error instanceof LambdaTimeoutError,
+    });
     const { started, task } = recorder();
     const a = { name: 'a' };
     const timedOut = environments.run(a, task(1));
@@ -150,5 +149,29 @@ describe('LambdaEnvironments', () => {
     await settle();
     started[1]?.finish();
     await expect(next).resolves.toBe('2 on b');
+  });
+
+  it('reuse: false (reloadHandler) runs each invocation on the instance offered, `limit` at once', async () => {
+    const environments = new LambdaEnvironments<Instance>(2, { reuse: false });
+    const { started, task } = recorder();
+    const instances = [1, 2, 3].map((i) => ({ name: `fresh-${i}` }));
+    const runs = instances.map((instance, i) => environments.run(instance, task(i + 1)));
+    await settle();
+    // Fresh instances start side by side (each loads the handler anew), at most two at once.
+    expect(started.map((run) => [run.invocation, run.instance])).toEqual([
+      [1, 'fresh-1'],
+      [2, 'fresh-2'],
+    ]);
+    started[0]?.finish();
+    await settle();
+    expect(started.map((run) => run.instance)).toEqual(['fresh-1', 'fresh-2', 'fresh-3']);
+    started[1]?.finish();
+    started[2]?.finish();
+    await expect(Promise.all(runs)).resolves.toEqual([
+      '1 on fresh-1',
+      '2 on fresh-2',
+      '3 on fresh-3',
+    ]);
+    expect(environments.size).toBe(0);
   });
 });
