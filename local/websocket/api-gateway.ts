@@ -5,7 +5,9 @@
  * - A client socket that sends a malformed frame (bad UTF-8, reserved bits or opcodes, an
  *   unmasked frame, a bad close code, an oversized header…) is closed on its own; the stack
  *   serves on. serverless-offline registers no `error` listener on client sockets, so `ws` would
- *   throw the error out of the process.
+ *   throw the error out of the process. A frame over 32 KB or a message over 128 KB closes its
+ *   socket with 1009 ("Quotas for configuring and running a WebSocket in API Gateway";
+ *   frame-limits.ts).
  * - "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers": with an identity
  *   source missing or empty, API Gateway answers 401 and never invokes the authorizer.
  * - "Protect your WebSocket APIs in API Gateway": the stage's route throttling (a token bucket
@@ -27,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../../shared/limits';
+import { assertFrameLimitsApply, limitFrames } from './frame-limits';
 import { LambdaEnvironments } from './lambda-environments';
 import { RateBucket } from './rate-bucket';
 import type {
@@ -71,6 +74,7 @@ export function installApiGatewayRules(
   internals: ServerlessOfflineInternals,
   rules: ApiGatewayRules,
 ): void {
+  assertFrameLimitsApply();
   const handshakes = new PendingHandshakes(rules, internals.webSocketDisconnectEvent);
   const buckets = new Map<string, RateBucket>();
   const withinThrottle = (route: string): boolean => {
@@ -110,6 +114,7 @@ export function installApiGatewayRules(
         socket.on('error', (error) =>
           rules.log.notice(`WebSocket ${connectionId} closed: ${error.message}`),
         );
+        limitFrames(socket);
         original.call(this, socket, connectionId);
         handshakes.opened(connectionId);
         // serverless-offline's own listener stays the one that routes; ours decides first.

@@ -75,11 +75,6 @@ describe('WebSocket frames → a JSON error frame, the connection stays open', (
       '{"action":"sendMessage","message":{"a":1}}',
       'VALIDATION_FAILED',
     ],
-    [
-      'a 129 KB message',
-      JSON.stringify({ action: 'sendMessage', message: 'x'.repeat(129 * 1024) }),
-      'MESSAGE_TOO_LARGE',
-    ],
     ['subscribe without topics', '{"action":"subscribe"}', 'VALIDATION_FAILED'],
     ['subscribe with no filters', '{"action":"subscribe","topics":[]}', 'VALIDATION_FAILED'],
     ['subscribe with an empty filter', '{"action":"subscribe","topics":[""]}', 'VALIDATION_FAILED'],

@@ -16,6 +16,7 @@ import { OFFLINE_CREDENTIALS, OFFLINE_REGION } from '../../local/offline-credent
 import { VERSION_ITEM_ID } from '../../shared/connections/repository';
 import { deadLetterDirectory } from '../../local/iot/core';
 import { DeadLetterStore } from '../../local/iot/dead-letters';
+import { WEBSOCKET_FRAME_MAX_BYTES, WEBSOCKET_MESSAGE_MAX_BYTES } from '../../shared/limits';
 import { MAX_COMMAND_DEPTH } from '../../shared/protocol';
 import {
   connectDevice,
@@ -24,7 +25,7 @@ import {
   type DeviceCredentials,
 } from '../support/devices';
 import { startOfflineStack, type OfflineStack } from '../support/offline-stack';
-import { connectClient, type TestClient } from '../support/ws-client';
+import { connectClient, sendInFrames, type TestClient } from '../support/ws-client';
 
 let stack: OfflineStack;
 let sensor: DeviceCredentials;
@@ -162,6 +163,43 @@ describe('frames naming $connect or $disconnect go to $default', () => {
     );
     expect(subscribed.topics).toEqual(['devices/sensor-1/#', 'devices/sensor-2/#']);
     await client.close();
+  });
+});
+
+describe('API Gateway’s size quotas: a frame over 32 KB or a message over 128 KB closes with 1009', () => {
+  // "Quotas for configuring and running a WebSocket in API Gateway": WebSocket frame size 32 KB,
+  // message payload size 128 KB; "if a larger message (or larger frame size) is received, the
+  // connection is closed with code 1009".
+  const closeCode = (client: TestClient) =>
+    new Promise<number>((resolve) => client.socket.once('close', (code) => resolve(code)));
+  /** A message no route takes: $default answers it UNKNOWN_ACTION, so it reached a function. */
+  const unknownAction = (bytes: number) => {
+    const frame = JSON.stringify({ action: 'no-such-action', pad: '' });
+    return JSON.stringify({ action: 'no-such-action', pad: 'x'.repeat(bytes - frame.length) });
+  };
+
+  it('one frame of 32 KB reaches the function; one byte more closes that connection only', async () => {
+    const client = await connectClient(stack.websocketUrl);
+    client.socket.send(unknownAction(WEBSOCKET_FRAME_MAX_BYTES));
+    await expect(client.waitFor((frame) => frame.type === 'error')).resolves.toMatchObject({
+      code: 'UNKNOWN_ACTION',
+    });
+    const closed = closeCode(client);
+    client.socket.send(unknownAction(WEBSOCKET_FRAME_MAX_BYTES + 1));
+    await expect(closed).resolves.toBe(1009);
+    await stillServing();
+  });
+
+  it('128 KB in 32 KB frames reaches the function; one byte more closes the connection', async () => {
+    const client = await connectClient(stack.websocketUrl);
+    sendInFrames(client.socket, unknownAction(WEBSOCKET_MESSAGE_MAX_BYTES));
+    await expect(client.waitFor((frame) => frame.type === 'error')).resolves.toMatchObject({
+      code: 'UNKNOWN_ACTION',
+    });
+    const closed = closeCode(client);
+    sendInFrames(client.socket, unknownAction(WEBSOCKET_MESSAGE_MAX_BYTES + 1));
+    await expect(closed).resolves.toBe(1009);
+    await stillServing();
   });
 });
 

@@ -1,5 +1,6 @@
 /** A WebSocket test client that keeps every frame and can wait for the ones a test expects. */
 import WebSocket from 'ws';
+import { WEBSOCKET_FRAME_MAX_BYTES } from '../../shared/limits';
 
 export interface TestClient {
   socket: WebSocket;
@@ -10,6 +11,22 @@ export interface TestClient {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   close(): Promise<void>;
+}
+
+/**
+ * Sends a text message as API Gateway requires: in frames of at most 32 KB ("Quotas for
+ * configuring and running a WebSocket in API Gateway"; a larger frame closes the connection).
+ */
+export function sendInFrames(socket: WebSocket, message: string): void {
+  const bytes = Buffer.from(message);
+  if (bytes.length <= WEBSOCKET_FRAME_MAX_BYTES) {
+    socket.send(message);
+    return;
+  }
+  for (let start = 0; start < bytes.length; start += WEBSOCKET_FRAME_MAX_BYTES) {
+    const end = Math.min(start + WEBSOCKET_FRAME_MAX_BYTES, bytes.length);
+    socket.send(bytes.subarray(start, end), { binary: false, fin: end === bytes.length });
+  }
 }
 
 export function connectClient(url: string): Promise<TestClient> {
@@ -29,7 +46,8 @@ export function connectClient(url: string): Promise<TestClient> {
       resolve({
         socket,
         frames,
-        send: (frame) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+        send: (frame) =>
+          sendInFrames(socket, typeof frame === 'string' ? frame : JSON.stringify(frame)),
         waitFor: (predicate, timeoutMs = 15_000) =>
           new Promise((done, fail) => {
             const check = () => {
