@@ -16,6 +16,7 @@ import {
 import { resetLazyValues } from '../../shared/runtime/lazy';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
 import { lambdaContext, webSocketEvent } from '../support/lambda';
+import { capturePrintedLines, isEmfLine } from '../support/printed-lines';
 
 // Before shared/metrics.ts is first imported: tests/support/setup-env.ts turns metrics off.
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
@@ -37,16 +38,7 @@ afterAll(async () => {
   resetLazyValues();
 });
 beforeEach(() => {
-  printed = [];
-  const write = process.stdout.write.bind(process.stdout);
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk, ...rest) => {
-    const text = String(chunk);
-    if (text.includes('"_aws"')) {
-      printed.push(text);
-      return true;
-    }
-    return write(chunk, ...(rest as []));
-  });
+  printed = capturePrintedLines(isEmfLine);
 });
 afterEach(() => {
   jest.restoreAllMocks();

@@ -19,6 +19,7 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { resetLazyValues } from '../../shared/runtime/lazy';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
 import { lambdaContext, webSocketEvent } from '../support/lambda';
+import { capturePrintedLines, isEmfLine } from '../support/printed-lines';
 
 // Before the handlers (and so shared/metrics.ts) are first imported: tests/support/setup-env.ts
 // turns metrics off for every other test file.
@@ -59,16 +60,7 @@ afterAll(async () => {
   resetLazyValues();
 });
 beforeEach(() => {
-  printed = [];
-  const write = process.stdout.write.bind(process.stdout);
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk, ...rest) => {
-    const text = String(chunk);
-    if (text.includes('"_aws"')) {
-      printed.push(text);
-      return true;
-    }
-    return write(chunk, ...(rest as []));
-  });
+  printed = capturePrintedLines(isEmfLine);
 });
 afterEach(() => {
   jest.restoreAllMocks();

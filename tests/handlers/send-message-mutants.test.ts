@@ -19,6 +19,7 @@ import {
 import { resetLazyValues } from '../../shared/runtime/lazy';
 import { startHandlerEnv, type HandlerEnv } from '../support/handler-env';
 import { lambdaContext, webSocketEvent } from '../support/lambda';
+import { capturePrintedLines, isEmfLine } from '../support/printed-lines';
 
 // Before shared/metrics.ts is first imported (tests/support/setup-env.ts turns metrics off).
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
@@ -42,16 +43,7 @@ beforeEach(async () => {
     await disconnect(webSocketEvent(item.connectionId as string, '$disconnect'), lambdaContext());
   }
   env.api.posts.length = 0;
-  printed = [];
-  const write = process.stdout.write.bind(process.stdout);
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk, ...rest) => {
-    const text = String(chunk);
-    if (text.includes('"_aws"')) {
-      printed.push(text);
-      return true;
-    }
-    return write(chunk, ...(rest as []));
-  });
+  printed = capturePrintedLines(isEmfLine);
 });
 afterEach(() => {
   jest.restoreAllMocks();

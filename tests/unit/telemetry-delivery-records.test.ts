@@ -21,14 +21,15 @@ import { WEBSOCKET_MESSAGE_MAX_BYTES } from '../../shared/limits';
 import { logger } from '../../shared/logger';
 import type { SqsRecord } from '../../shared/protocol';
 import { broadcasterOver } from '../support/delivery-stand-ins';
+import { lambdaContext } from '../support/lambda';
+import { capturePrintedLines } from '../support/printed-lines';
 
 // Before shared/metrics.ts is first imported: tests/support/setup-env.ts turns metrics off.
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 const { metrics } = await import('../../shared/metrics');
 const { forwardBatch, forwardReading } = await import('../../shared/telemetry/delivery');
 
-const context = (): Context =>
-  ({ awsRequestId: 'req-1', getRemainingTimeInMillis: () => 10_000 }) as unknown as Context;
+const context = (): Context => lambdaContext('forwardTelemetry');
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 const event = (deviceId: string, messageId: string, payload = '{"t":1}', receivedAt = 1_000) => ({
@@ -53,7 +54,7 @@ interface Printed {
   [member: string]: unknown;
 }
 
-let printed: Printed[];
+let printedLines: string[];
 beforeAll(() => {
   logger.setLogLevel('INFO');
 });
@@ -61,19 +62,10 @@ afterAll(() => {
   logger.setLogLevel('SILENT');
 });
 beforeEach(() => {
-  printed = [];
-  for (const stream of [process.stdout, process.stderr]) {
-    const write = stream.write.bind(stream);
-    jest.spyOn(stream, 'write').mockImplementation((chunk, ...rest) => {
-      const text = String(chunk);
-      const lines = text.split('\n').filter(Boolean);
-      if (lines.every((line) => line.startsWith('{'))) {
-        for (const line of lines) printed.push(JSON.parse(line) as Printed);
-        return true;
-      }
-      return write(chunk, ...(rest as []));
-    });
-  }
+  printedLines = capturePrintedLines(
+    (line) => line.startsWith('{'),
+    [process.stdout, process.stderr],
+  );
 });
 afterEach(() => {
   jest.restoreAllMocks();
@@ -82,6 +74,7 @@ afterEach(() => {
 /** Publishes what the invocation recorded (as emitMetrics does) and splits logs from metrics. */
 function output(): { logs: Printed[]; metric: Printed | undefined } {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  const printed = printedLines.map((line) => JSON.parse(line) as Printed);
   const emf = printed.filter((line) => '_aws' in line);
   expect(emf.length).toBeLessThanOrEqual(1);
   return { logs: printed.filter((line) => !('_aws' in line)), metric: emf[0] };
